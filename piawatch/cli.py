@@ -1,0 +1,226 @@
+"""The ``piawatch`` command line: a thin layer over the Python API.
+
+Each command does one thing; errors from the API become one-line messages and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from piawatch import __version__
+from piawatch.errors import PiaWatchError
+
+EPILOG = """\
+examples:
+  piawatch parse demo/corpus/pdf/271403-sakai-01-full.pdf
+  piawatch check demo/corpus/pdf/232017-toyohashi-*.pdf
+  piawatch discover https://www.city.kani.lg.jp/9237.htm --depth 1
+  piawatch run --demo            crawl, parse, load, check and alert without Airflow
+  piawatch report                summary of the last run
+  piawatch export out/ --format parquet
+  piawatch demo run              what `make run` does: the nightly DAG on the demo websites
+
+configuration (environment): PIAWATCH_DATA_DIR (default ./data), PIAWATCH_REGISTRY
+(default config/cities.yaml), PIAWATCH_ALERT_WEBHOOK_URL, PIAWATCH_SMTP_URL, PIAWATCH_CONTACT.
+"""
+
+
+def _print_json(value) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def cmd_parse(args) -> int:
+    from transform.parse import parse_pdf
+
+    record = parse_pdf(args.file)
+    if args.format == "json":
+        _print_json(record)
+    else:
+        for key, value in record.items():
+            if key not in ("files", "changes", "risk_answers", "source"):
+                print(f"{key}: {value}")
+        print(f"files: {len(record['files'])}, changes: {len(record['changes'])}, "
+              f"risk answers: {len(record['risk_answers'])}, pages: {record['source'].get('pages')}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from quality import check_records
+    from transform.parse import parse_pdf
+
+    records, sources, unreadable = [], [], 0
+    for path in args.files:
+        try:
+            records.append(parse_pdf(path))
+            sources.append(str(path))
+        except PiaWatchError as exc:
+            unreadable += 1
+            print(f"{path}: {exc.reason}", file=sys.stderr)
+    findings = check_records(records, sources=sources)
+    if args.format == "json":
+        _print_json(findings)
+    else:
+        for f in findings:
+            print(f"{f['severity']:7} {f['rule']:40} {f['source']}: {f['message']}")
+        print(f"{len(findings)} findings in {len(records)} documents")
+    return 1 if unreadable and not records else 0
+
+
+def cmd_discover(args) -> int:
+    from extract.discover import discover_pdf_links
+    from piawatch.settings import load_settings
+
+    links = discover_pdf_links(args.url, depth=args.depth, allow_private=args.allow_private,
+                               settings=load_settings())
+    if args.format == "json":
+        _print_json(links)
+    else:
+        for link in links:
+            print(f"{link['url']}\t{link['link_text']}\t(on {link['found_on']})")
+    return 0
+
+
+def cmd_cities(args) -> int:
+    from extract.registry import load_registry
+    from piawatch.settings import load_settings
+
+    cities = load_registry(load_settings().registry_path)
+    rows = [{"code": c.code, "slug": c.slug, "name": c.name, "prefecture": c.prefecture,
+             "demo": c.demo, "urls": list(c.urls)} for c in cities]
+    if args.format == "json":
+        _print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['code']}  {r['slug']:14} {r['prefecture']}{r['name']:8} {'demo' if r['demo'] else ''}  {' '.join(r['urls'])}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from piawatch.pipeline import run_all
+    from piawatch.settings import load_settings
+
+    print(run_all(load_settings(), only=args.city or None, demo=True if args.demo else None))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from piawatch.pipeline import report_step
+    from piawatch.settings import load_settings
+
+    print(report_step(load_settings(), args.run_id))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from load.export import export
+    from piawatch.settings import load_settings
+
+    for path in export(load_settings().warehouse_path, Path(args.out_dir), fmt=args.format):
+        print(path)
+    return 0
+
+
+def cmd_demo_serve(args) -> int:
+    from demo.server import serve_forever
+
+    serve_forever(port=args.port, edition=args.edition)
+    return 0
+
+
+def cmd_demo_run(args) -> int:
+    from piawatch.demo_run import run_demo
+
+    return run_demo(edition=args.edition, fresh=args.fresh)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="piawatch",
+        description="Crawl, parse, store and check the 特定個人情報保護評価書 Japanese cities publish.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"piawatch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, func, help_text, description=None):
+        p = sub.add_parser(name, help=help_text, description=description or help_text,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=func)
+        return p
+
+    def add_format(p, default="json"):
+        p.add_argument("--format", choices=["json", "text"], default=default,
+                       help=f"output format (default: {default})")
+
+    p = add("parse", cmd_parse, "parse one assessment PDF and print its record",
+            "Parse one PDF into the CONTRACT record (JSON). Exits 1 with a one-line reason when the "
+            "file is not a readable assessment (HTML, truncated, encrypted, scanned without OCR, minutes…).")
+    p.add_argument("file", type=Path, metavar="FILE.pdf")
+    add_format(p)
+
+    p = add("check", cmd_check, "parse PDFs and run every data-quality rule on them",
+            "Parse the files and run every data-quality rule (required, threshold, dates, procedure, "
+            "choice, extraction), including the cross-document ones across the files given. Prints "
+            "the findings as a JSON list.")
+    p.add_argument("files", type=Path, nargs="+", metavar="FILE.pdf")
+    add_format(p)
+
+    p = add("discover", cmd_discover, "list the PDF links reachable from a city's page",
+            "Follow links from URL (same host, up to --depth) and print the PDF links found, with "
+            "their link text and the page they were found on. Obeys robots.txt and the per-host delay.")
+    p.add_argument("url")
+    p.add_argument("--depth", type=int, default=2, help="how many links deep to follow (default: 2)")
+    p.add_argument("--allow-private", action="store_true",
+                   help="permit loopback/private addresses (the demo and tests only)")
+    add_format(p)
+
+    p = add("cities", cmd_cities, "validate and list the city registry",
+            "Load the registry ($PIAWATCH_REGISTRY, default config/cities.yaml), validate every "
+            "entry and list them. A bad entry exits 1 naming the entry and the value.")
+    add_format(p, default="text")
+
+    p = add("run", cmd_run, "run the whole nightly job in this process (no Airflow)",
+            "Crawl, fetch, parse, load, check and alert, one step after the other, exactly as the "
+            "nightly DAG does, then print the run summary.")
+    p.add_argument("--city", action="append", metavar="CODE", help="only this 団体コード (repeatable)")
+    p.add_argument("--demo", action="store_true", help="only the demo cities")
+
+    p = add("report", cmd_report, "print the summary of a run (default: the last one)")
+    p.add_argument("--run-id", default=None)
+
+    p = add("export", cmd_export, "export every warehouse table and view to Parquet or CSV",
+            "Write one file per table and view of the warehouse to OUT_DIR, for people who do not "
+            "use DuckDB. Needs the warehouse not to be open for writing (DuckDB has one writer).")
+    p.add_argument("out_dir", metavar="OUT_DIR")
+    p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+
+    demo = sub.add_parser("demo", help="the bundled demo municipal websites",
+                          description="The bundled demo: 8 municipal websites on 127.0.0.1.")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=True, metavar="DEMO_COMMAND")
+    p = demo_sub.add_parser("serve", help="serve the demo websites until interrupted")
+    p.set_defaults(func=cmd_demo_serve)
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--edition", type=int, default=1, choices=[1, 2],
+                   help="2 = the sites after some cities republished documents")
+    p = demo_sub.add_parser("run", help="run the nightly DAG on the demo (what `make run` does)",
+                            description="Serve the demo websites, run the nightly DAG once with "
+                            "`airflow dags test` on a throw-away SQLite AIRFLOW_HOME, and print the summary.")
+    p.set_defaults(func=cmd_demo_run)
+    p.add_argument("--edition", type=int, default=1, choices=[1, 2])
+    p.add_argument("--fresh", action="store_true", help="delete the data directory first")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except PiaWatchError as exc:
+        print(f"piawatch {args.command}: {exc.reason}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

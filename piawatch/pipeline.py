@@ -1,0 +1,200 @@
+"""The nightly job as plain steps.
+
+The Airflow DAG (dags/piawatch_nightly.py) calls each step as one task; ``piawatch run`` calls
+them in sequence in one process. Steps that run in parallel (crawl, parse) only write files under
+the run's staging directory; ``load_step`` is the one writer of the warehouse, and the steps after
+it run one at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+from piawatch.errors import PiaWatchError
+from piawatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%SZ")
+
+
+def run_id_from_airflow(dag_run_id: str) -> str:
+    """Airflow run ids carry ':' and '+'; staging directories and DuckDB keys should not."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", dag_run_id).strip("_")
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    """Write atomically so a killed task never leaves half a staged file for the loader."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def city_codes(settings: Settings, *, only: list[str] | None = None, demo: bool | None = None) -> list[str]:
+    """The registry entries to crawl this run (validated on load)."""
+    from extract.registry import load_registry
+
+    cities = load_registry(settings.registry_path, only_demo=demo)
+    codes = [c.code for c in cities]
+    if only:
+        unknown = sorted(set(only) - set(codes))
+        if unknown:
+            raise PiaWatchError(f"not in the registry {settings.registry_path}: {', '.join(unknown)}")
+        codes = [c for c in codes if c in only]
+    return codes
+
+
+def crawl_step(settings: Settings, run_id: str, city_code: str) -> list[dict]:
+    """Discover and fetch one city's PDFs; stage the result; return the versions to parse.
+
+    Never raises for a problem with the city: an unexpected error is staged as a failure row so
+    the rest of the night goes on and the city is tried again next run.
+    """
+    from extract.crawl import crawl_city
+    from extract.registry import load_registry
+
+    out = settings.run_staging_dir(run_id) / "crawl" / f"{city_code}.json"
+    city = next(c for c in load_registry(settings.registry_path) if c.code == city_code)
+    try:
+        result = crawl_city(city, settings)
+    except Exception as exc:  # the edge: one city's bug must not stop the night
+        log.exception("crawl of %s failed", city_code)
+        result = {
+            "city_code": city_code, "crawled_at": _now(), "pages": [], "links": [], "fetches": [],
+            "documents": [],
+            "failures": [{"stage": "crawl", "url": city.urls[0] if getattr(city, "urls", None) else None,
+                          "code": getattr(exc, "code", "crawl_error"),
+                          "reason": f"{type(exc).__name__}: {exc}"}],
+        }
+    _write_json(out, result)
+    return [
+        {"sha256": d["sha256"], "url": d["url"], "city_code": city_code}
+        for d in result["documents"]
+    ]
+
+
+def _cached_parse(settings: Settings, sha256: str) -> dict | None:
+    from transform.parse import PARSER_VERSION
+
+    path = settings.parsed_dir / f"{sha256}.json"
+    if not path.exists():
+        return None
+    cached = json.loads(path.read_text(encoding="utf-8"))
+    return cached if cached.get("parser_version") == PARSER_VERSION else None
+
+
+# Failures that the same bytes will always produce: cached so a broken PDF is not re-parsed
+# every night. Others (time/memory limits, OCR missing) are tried again next run.
+DETERMINISTIC_FAILURES = {"not_a_pdf", "encrypted_pdf", "corrupt_pdf", "not_an_assessment"}
+
+
+def parse_step(settings: Settings, run_id: str, document: dict) -> dict:
+    """Parse one PDF version (or reuse the parse cache) and stage the record or the failure."""
+    from transform.parse import PARSER_VERSION, parse_pdf_limited
+
+    sha256 = document["sha256"]
+    staged = _cached_parse(settings, sha256)
+    if staged is None:
+        pdf_path = settings.raw_dir / sha256[:2] / f"{sha256}.pdf"
+        staged = {"sha256": sha256, "parser_version": PARSER_VERSION, "url": document.get("url")}
+        try:
+            staged["record"] = parse_pdf_limited(pdf_path, sha256=sha256)
+        except PiaWatchError as exc:
+            staged["error"] = {"code": exc.code, "reason": exc.reason}
+        except Exception as exc:  # a parser bug on one PDF must not stop the night
+            log.error("parser crashed on %s: %s", sha256, traceback.format_exc())
+            staged["error"] = {"code": "parser_crash", "reason": f"{type(exc).__name__}: {exc}"}
+        if "record" in staged or staged["error"]["code"] in DETERMINISTIC_FAILURES:
+            _write_json(settings.parsed_dir / f"{sha256}.json", staged)
+    staged = {**staged, "url": document.get("url") or staged.get("url")}
+    _write_json(settings.run_staging_dir(run_id) / "parse" / f"{sha256}.json", staged)
+    return {"sha256": sha256, "ok": "record" in staged,
+            "error": staged.get("error", {}).get("code")}
+
+
+def documents_to_parse(settings: Settings, crawled: list[list[dict]]) -> list[dict]:
+    """Versions not yet in the parse cache, once each (a PDF linked by two cities is parsed once)."""
+    seen: dict[str, dict] = {}
+    for docs in crawled:
+        for doc in docs or []:
+            seen.setdefault(doc["sha256"], doc)
+    return [doc for sha, doc in sorted(seen.items()) if _cached_parse(settings, sha) is None]
+
+
+def stage_cached_parses(settings: Settings, run_id: str, crawled: list[list[dict]]) -> int:
+    """Stage the cached records of known versions so the loader sees every document of the run."""
+    count = 0
+    for docs in crawled:
+        for doc in docs or []:
+            target = settings.run_staging_dir(run_id) / "parse" / f"{doc['sha256']}.json"
+            cached = _cached_parse(settings, doc["sha256"])
+            if cached is not None and not target.exists():
+                _write_json(target, {**cached, "url": doc["url"]})
+                count += 1
+    return count
+
+
+def load_step(settings: Settings, run_id: str) -> dict:
+    """The single writer: load everything staged for the run in one transaction."""
+    from extract.registry import load_registry
+    from load.warehouse import load_run
+
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    return load_run(settings.warehouse_path, run_id, settings.run_staging_dir(run_id),
+                    cities=load_registry(settings.registry_path))
+
+
+def check_step(settings: Settings, run_id: str, *, today=None) -> dict:
+    from load.warehouse import connect
+    from quality import check_warehouse
+
+    docs_dir = settings.reports_dir / run_id / "data-docs"
+    with connect(settings.warehouse_path) as con:
+        return check_warehouse(con, run_id, today=today, data_docs_dir=docs_dir)
+
+
+def alert_step(settings: Settings, run_id: str) -> dict:
+    from alerts import channels_from_environment, send_alerts
+    from load.warehouse import connect
+
+    with connect(settings.warehouse_path) as con:
+        return send_alerts(con, run_id, channels_from_environment())
+
+
+def report_step(settings: Settings, run_id: str | None = None) -> str:
+    """A short human summary of a run, also written to reports/<run_id>/summary.md."""
+    from piawatch.report import run_summary
+
+    text, run_id = run_summary(settings, run_id)
+    out = settings.reports_dir / run_id / "summary.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return text
+
+
+def run_all(settings: Settings, *, only: list[str] | None = None, demo: bool | None = None,
+            run_id: str | None = None) -> str:
+    """The whole nightly job in this process, without a scheduler (``piawatch run``)."""
+    run_id = run_id or new_run_id()
+    crawled = [crawl_step(settings, run_id, code) for code in city_codes(settings, only=only, demo=demo)]
+    for document in documents_to_parse(settings, crawled):
+        parse_step(settings, run_id, document)
+    stage_cached_parses(settings, run_id, crawled)
+    load_step(settings, run_id)
+    check_step(settings, run_id)
+    alert_step(settings, run_id)
+    return report_step(settings, run_id)
