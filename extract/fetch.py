@@ -1,0 +1,89 @@
+"""Downloading one PDF into the content-addressed store, conditionally.
+
+The validators a server gave for a URL (ETag, Last-Modified) and the sha256 of what it served are
+kept in http/<sha1(url)>.json, so the next crawl asks "changed since?" and an unchanged PDF costs
+a 304 and no bytes. Bytes that do not start like a PDF are refused before they are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from extract.http import PoliteSession, require_success
+from extract.store import raw_path, store_pdf
+from piawatch.errors import NotAPDF
+
+# The PDF header may follow a little junk (some servers prepend a BOM or blank lines).
+PDF_HEADER_WINDOW = 1024
+
+
+def validators_path(http_state_dir: Path, url: str) -> Path:
+    return Path(http_state_dir) / f"{hashlib.sha1(url.encode('utf-8')).hexdigest()}.json"
+
+
+def read_validators(http_state_dir: Path, url: str) -> dict | None:
+    path = validators_path(http_state_dir, url)
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    return state if state.get("url") == url else None
+
+
+def write_validators(http_state_dir: Path, url: str, state: dict) -> None:
+    path = validators_path(http_state_dir, url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"url": url, **state}, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+def check_pdf_bytes(body: bytes, url: str, content_type: str) -> None:
+    """NotAPDF unless ``body`` carries the %PDF- header, with what it looks like instead."""
+    if b"%PDF-" in body[:PDF_HEADER_WINDOW]:
+        return
+    served_as = f"served as {content_type}" if content_type else "served without a Content-Type"
+    if not body:
+        raise NotAPDF(f"{url}: {served_as} but empty (0 bytes)")
+    head = body[:PDF_HEADER_WINDOW].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+        raise NotAPDF(f"{url}: {served_as} but is an HTML page, not a PDF (no %PDF- header)")
+    start = body[:16].decode("latin-1").encode("unicode_escape").decode("ascii")
+    raise NotAPDF(f"{url}: {served_as} but has no %PDF- header (starts with {start!r})")
+
+
+def fetch_pdf(session: PoliteSession, url: str, *, raw_dir: Path, http_state_dir: Path,
+              max_bytes: int) -> dict:
+    """Fetch ``url`` into the store; return its document row (without link text / found_on).
+
+    Raises the named fetch errors (HTTPStatusError, FetchTimeout, TooLarge, NotAPDF, DisallowedURL).
+    """
+    previous = read_validators(http_state_dir, url)
+    headers = {}
+    if previous and raw_path(raw_dir, previous["sha256"]).exists():
+        if previous.get("etag"):
+            headers["If-None-Match"] = previous["etag"]
+        if previous.get("last_modified"):
+            headers["If-Modified-Since"] = previous["last_modified"]
+    response = require_success(session.get(url, headers=headers, max_bytes=max_bytes))
+    fetched_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    if response.status == 304:
+        return {"url": url, "sha256": previous["sha256"], "bytes": previous.get("bytes"),
+                "content_type": previous.get("content_type"),
+                "etag": response.headers.get("ETag", previous.get("etag")),
+                "last_modified": response.headers.get("Last-Modified", previous.get("last_modified")),
+                "fetched_at": fetched_at, "is_new_version": False}
+
+    check_pdf_bytes(response.body, response.url, response.content_type)
+    sha256, _, _ = store_pdf(raw_dir, response.body)
+    response.log_row["sha256"] = sha256
+    state = {"sha256": sha256, "bytes": len(response.body), "content_type": response.content_type or None,
+             "etag": response.headers.get("ETag"), "last_modified": response.headers.get("Last-Modified"),
+             "fetched_at": fetched_at}
+    write_validators(http_state_dir, url, state)
+    return {"url": url, **state, "is_new_version": previous is None or previous["sha256"] != sha256}

@@ -1,0 +1,39 @@
+"""The content-addressed store of downloaded PDFs: raw/<sha[:2]>/<sha256>.pdf, never overwritten.
+
+A file appears there complete or not at all (written to a temporary name, then hard-linked into
+place, which fails rather than replaces when the file exists), so parallel crawls that download
+the same bytes and a crash mid-write are both harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def raw_path(raw_dir: Path, sha256: str) -> Path:
+    return Path(raw_dir) / sha256[:2] / f"{sha256}.pdf"
+
+
+def store_pdf(raw_dir: Path, data: bytes) -> tuple[str, Path, bool]:
+    """Keep ``data``; return (sha256, path, True if this call created the file)."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    path = raw_path(raw_dir, sha256)
+    if path.exists():
+        return sha256, path, False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{sha256}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(tmp, path)
+        created = True
+    except FileExistsError:
+        created = False
+    finally:
+        os.unlink(tmp)
+    return sha256, path, created

@@ -1,0 +1,67 @@
+"""The content-addressed store and the PDF sniffing done before anything is stored."""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from extract.fetch import check_pdf_bytes, read_validators, validators_path, write_validators
+from extract.store import raw_path, store_pdf
+from piawatch.errors import NotAPDF
+from piawatch.settings import PROJECT_ROOT
+
+CORPUS = PROJECT_ROOT / "demo" / "corpus"
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def test_stored_under_its_sha256(settings):
+    sha256, path, created = store_pdf(settings.raw_dir, PDF)
+    assert sha256 == hashlib.sha256(PDF).hexdigest() and created
+    assert path == settings.raw_dir / sha256[:2] / f"{sha256}.pdf" == raw_path(settings.raw_dir, sha256)
+    assert path.read_bytes() == PDF
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
+
+
+def test_never_overwritten(settings):
+    _, path, _ = store_pdf(settings.raw_dir, PDF)
+    before = path.stat()
+    _, again, created = store_pdf(settings.raw_dir, PDF)
+    assert again == path and not created
+    after = path.stat()
+    assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
+
+
+def test_concurrent_writers_of_the_same_bytes_create_it_once(settings):
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: store_pdf(settings.raw_dir, PDF), range(16)))
+    assert sum(created for _, _, created in results) == 1
+    assert len(list(settings.raw_dir.rglob("*"))) == 2  # the shard directory and the file
+
+
+def test_validators_round_trip_per_url(settings):
+    url = "https://www.city.kani.lg.jp/secure/9237/kiso.pdf"
+    write_validators(settings.http_state_dir, url, {"sha256": "ab" * 32, "etag": '"x"', "last_modified": None})
+    assert validators_path(settings.http_state_dir, url).name == f"{hashlib.sha1(url.encode()).hexdigest()}.json"
+    assert read_validators(settings.http_state_dir, url)["etag"] == '"x"'
+    assert read_validators(settings.http_state_dir, url + "?v=2") is None
+
+
+def test_real_pdf_passes_the_sniff():
+    pdf = next((CORPUS / "pdf").glob("*.pdf")).read_bytes()
+    check_pdf_bytes(pdf, "https://x.jp/a.pdf", "application/pdf")
+    check_pdf_bytes(b"\r\n" + PDF, "https://x.jp/a.pdf", "application/octet-stream")
+
+
+@pytest.mark.parametrize("body, content_type, reason", [
+    ((CORPUS / "broken" / "html-error-page.pdf").read_bytes(), "application/pdf",
+     "served as application/pdf but is an HTML page, not a PDF (no %PDF- header)"),
+    (b"", "application/pdf", "served as application/pdf but empty (0 bytes)"),
+    (b"PK\x03\x04\x14\x00\x06\x00", "", "served without a Content-Type but has no %PDF- header (starts with 'PK\\\\x03"),
+])
+def test_what_is_not_a_pdf_is_named(body, content_type, reason):
+    with pytest.raises(NotAPDF) as caught:
+        check_pdf_bytes(body, "https://x.jp/a.pdf", content_type)
+    assert caught.value.code == "not_a_pdf"
+    assert caught.value.reason.startswith("https://x.jp/a.pdf: ") and reason in caught.value.reason
