@@ -110,9 +110,11 @@ def piawatch_nightly():
 
     @task(pool=WAREHOUSE_POOL)
     def report() -> str:
-        from piawatch.pipeline import report_step
+        from piawatch.pipeline import finish_step, report_step
 
-        summary = report_step(_settings(), _run_id())
+        settings, run_id = _settings(), _run_id()
+        finish_step(settings, run_id)
+        summary = report_step(settings, run_id)
         print(summary)
         return summary
 

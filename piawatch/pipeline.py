@@ -148,12 +148,24 @@ def stage_cached_parses(settings: Settings, run_id: str, crawled: list[list[dict
     return count
 
 
+def _run_started_at(settings: Settings, run_id: str) -> datetime | None:
+    """When the run's first crawl began, from the staged files (the crawl tasks do not write the warehouse)."""
+    stamps = []
+    for path in (settings.run_staging_dir(run_id) / "crawl").glob("*.json"):
+        crawled_at = json.loads(path.read_text(encoding="utf-8")).get("crawled_at")
+        if crawled_at:
+            stamps.append(datetime.fromisoformat(crawled_at))
+    return min(stamps) if stamps else None
+
+
 def load_step(settings: Settings, run_id: str) -> dict:
     """The single writer: load everything staged for the run in one transaction."""
     from extract.registry import load_registry
-    from load.warehouse import load_run
+    from load.warehouse import connect, load_run, record_run_start
 
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    with connect(settings.warehouse_path) as con:
+        record_run_start(con, run_id, started_at=_run_started_at(settings, run_id))
     return load_run(settings.warehouse_path, run_id, settings.run_staging_dir(run_id),
                     cities=load_registry(settings.registry_path))
 
@@ -173,6 +185,16 @@ def alert_step(settings: Settings, run_id: str) -> dict:
 
     with connect(settings.warehouse_path) as con:
         return send_alerts(con, run_id, channels_from_environment())
+
+
+def finish_step(settings: Settings, run_id: str) -> None:
+    """Close the run's row and publish the read-only copy analysts query while the next run writes."""
+    from load.export import publish_copy
+    from load.warehouse import connect, record_run_end
+
+    with connect(settings.warehouse_path) as con:
+        record_run_end(con, run_id, status="success")
+    publish_copy(settings.warehouse_path)
 
 
 def report_step(settings: Settings, run_id: str | None = None) -> str:
@@ -197,4 +219,5 @@ def run_all(settings: Settings, *, only: list[str] | None = None, demo: bool | N
     load_step(settings, run_id)
     check_step(settings, run_id)
     alert_step(settings, run_id)
+    finish_step(settings, run_id)
     return report_step(settings, run_id)

@@ -31,7 +31,7 @@ def run_summary(settings: Settings, run_id: str | None = None) -> tuple[str, str
             GROUP BY ALL ORDER BY severity, rule""", [run_id]).fetchall()
         alerts = con.execute("""
             SELECT a.rule, a.city_code, coalesce(m.name, a.city_code), a.assessment_number, a.message
-            FROM alerts a LEFT JOIN municipalities m ON m.code = a.city_code
+            FROM alerts a LEFT JOIN municipalities m ON m.city_code = a.city_code
             WHERE a.created_run = ? ORDER BY a.city_code, a.assessment_number, a.rule""", [run_id]).fetchall()
         failures = con.execute("""
             SELECT stage, code, count(*) FROM failures WHERE last_seen_run = ? AND NOT resolved

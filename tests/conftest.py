@@ -6,11 +6,16 @@ test module imports Airflow.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="piawatch-airflow-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
@@ -27,3 +32,71 @@ def settings(tmp_path, monkeypatch):
     monkeypatch.setenv("PIAWATCH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("PIAWATCH_WAREHOUSE", raising=False)
     return load_settings()
+
+
+class WebhookReceiver(ThreadingHTTPServer):
+    """A real webhook endpoint on 127.0.0.1: answers 500 while ``failing``, records what it accepted."""
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _WebhookHandler)
+        self.failing = False
+        self.requests = 0
+        self.accepted: list[dict] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hooks/piawatch"
+
+
+class _WebhookHandler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.requests += 1
+        if self.server.failing:
+            self.send_response(500)
+            self.end_headers()
+            return
+        self.server.accepted.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def _serving(server):
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def webhook():
+    with _serving(WebhookReceiver()) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def webhook_receiver_module():
+    with _serving(WebhookReceiver()) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def corpus_manifest() -> dict:
+    return yaml.safe_load((CORPUS / "manifest.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def planted_threshold_truth(corpus_manifest) -> dict:
+    """Ground truth of the edition-1 document whose stated しきい値判断結果 contradicts its 対象人数."""
+    ids = [doc_id for doc_id, findings in corpus_manifest["documents"].items()
+           if not doc_id.endswith("-ed2") and any(f["rule"] == "threshold.result_mismatch" for f in findings)]
+    assert len(ids) == 1, ids
+    return json.loads((CORPUS / "truth" / f"{ids[0]}.json").read_text(encoding="utf-8"))

@@ -1,0 +1,220 @@
+"""Reading a run's staged JSON (docs/architecture.md, "Staged files") into checked, typed rows.
+
+Everything here is pure: files in, Python values out, no warehouse. A file that is not valid JSON
+or does not follow the staged format raises ``BadStagedFile`` naming the file and the value, so
+the loader stops before it writes anything rather than storing a guess.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from piawatch.errors import PiaWatchError
+from transform.record import CHANGE_TIMINGS, FIELDS, FILE_SUBJECT_BANDS
+
+
+class BadStagedFile(PiaWatchError):
+    """A staged file that is not JSON or does not follow the staged format."""
+
+    code = "bad_staged_file"
+
+
+CRAWL_KEYS = ("city_code", "crawled_at", "pages", "links", "fetches", "documents", "failures")
+PARSE_KEYS = ("sha256", "parser_version", "url")
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    path: Path
+    data: dict
+
+
+@dataclass(frozen=True)
+class StagedRun:
+    crawls: list[StagedFile]
+    parses: list[StagedFile]
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadStagedFile(f"{path}: not valid UTF-8 JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise BadStagedFile(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def read_staged_run(staging_dir: Path) -> StagedRun:
+    """Every crawl and parse file of one run, checked for the keys the loader needs."""
+    crawls = []
+    for path in sorted((staging_dir / "crawl").glob("*.json")):
+        data = _read_json(path)
+        missing = [key for key in CRAWL_KEYS if key not in data]
+        if missing:
+            raise BadStagedFile(f"{path}: missing {', '.join(missing)}")
+        for key in CRAWL_KEYS[2:]:
+            if not isinstance(data[key], list):
+                raise BadStagedFile(f"{path}: {key} must be a list, found {type(data[key]).__name__}")
+        crawls.append(StagedFile(path, data))
+    parses = []
+    for path in sorted((staging_dir / "parse").glob("*.json")):
+        data = _read_json(path)
+        missing = [key for key in PARSE_KEYS if key not in data]
+        if missing:
+            raise BadStagedFile(f"{path}: missing {', '.join(missing)}")
+        if ("record" in data) == ("error" in data):
+            raise BadStagedFile(f"{path}: needs exactly one of record and error")
+        if data["sha256"] != path.stem:
+            raise BadStagedFile(f"{path}: names {path.stem} but holds sha256 {data['sha256']}")
+        parses.append(StagedFile(path, data))
+    return StagedRun(crawls, parses)
+
+
+# --- typed values ------------------------------------------------------------------------------
+def as_text(value, where: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise BadStagedFile(f"{where}: expected text, found {value!r}")
+
+
+def as_int(value, where: str) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise BadStagedFile(f"{where}: expected an integer, found {value!r}")
+
+
+def as_bool(value, where: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise BadStagedFile(f"{where}: expected true/false, found {value!r}")
+
+
+def as_date(value, where: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str) and len(value) == 10:
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise BadStagedFile(f"{where}: expected an ISO date YYYY-MM-DD, found {value!r}")
+
+
+def as_timestamp(value, where: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            stamp = datetime.fromisoformat(value)
+            if stamp.tzinfo is not None:
+                return stamp
+    except ValueError:
+        pass
+    raise BadStagedFile(f"{where}: expected an ISO timestamp with a UTC offset, found {value!r}")
+
+
+def as_list(value, where: str) -> list:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    raise BadStagedFile(f"{where}: expected a list, found {value!r}")
+
+
+def as_json(value) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def as_choice(value, choices: tuple[str, ...], where: str) -> str | None:
+    """Checked here as well as by the table's CHECK, so the error names the staged file."""
+    value = as_text(value, where)
+    if value is None or value in choices:
+        return value
+    raise BadStagedFile(f"{where}: {value!r} is not one of {', '.join(choices)}")
+
+
+def _as_column(sql_type: str, value, where: str):
+    if sql_type == "VARCHAR":
+        return as_text(value, where)
+    if sql_type == "INTEGER":
+        return as_int(value, where)
+    if sql_type == "BOOLEAN":
+        return as_bool(value, where)
+    if sql_type == "DATE":
+        return as_date(value, where)
+    if sql_type == "VARCHAR[]":
+        return [as_text(v, where) for v in as_list(value, where)]
+    if sql_type == "DATE[]":
+        return [as_date(v, where) for v in as_list(value, where)]
+    if sql_type == "JSON":
+        return as_json(value)
+    raise ValueError(f"no conversion for SQL type {sql_type} ({where})")
+
+
+def record_values(record: dict, where: str) -> list:
+    """The record's fields in FIELDS order, typed for the assessments columns."""
+    unknown = sorted(set(record) - {f.name for f in FIELDS})
+    if unknown:
+        raise BadStagedFile(f"{where}: fields not in transform.record.FIELDS: {', '.join(unknown)}")
+    return [as_choice(record.get(f.name), f.choices, f"{where} record.{f.name}") if f.choices
+            else _as_column(f.sql_type, record.get(f.name), f"{where} record.{f.name}") for f in FIELDS]
+
+
+def _obj(value, where: str) -> dict:
+    if isinstance(value, dict):
+        return value
+    raise BadStagedFile(f"{where}: expected an object, found {value!r}")
+
+
+def _printed(value, where: str) -> str | None:
+    """Band texts the form prints (「10人以上50人未満」); a parser may give a bare number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return as_text(value, where)
+
+
+def file_rows(record: dict, where: str) -> tuple[list[tuple], list[tuple]]:
+    """(assessment_files rows, file_outsourcing rows), without the sha256/city_code key."""
+    files, outsourcing = [], []
+    for i, item in enumerate(as_list(record.get("files"), f"{where} files"), start=1):
+        at = f"{where} files[{i - 1}]"
+        item = _obj(item, at)
+        files.append((i, as_text(item.get("name"), f"{at}.name"),
+                      as_choice(item.get("subject_band"), FILE_SUBJECT_BANDS, f"{at}.subject_band"),
+                      _printed(item.get("record_items_count"), f"{at}.record_items_count"),
+                      as_date(item.get("held_since"), f"{at}.held_since"),
+                      as_json(item.get("provisions"))))
+        for j, entry in enumerate(as_list(item.get("outsourcing"), f"{at}.outsourcing"), start=1):
+            here = f"{at}.outsourcing[{j - 1}]"
+            entry = _obj(entry, here)
+            outsourcing.append((i, j, as_text(entry.get("contractor"), f"{here}.contractor"),
+                                _printed(entry.get("handler_count"), f"{here}.handler_count"),
+                                as_bool(entry.get("subcontracting"), f"{here}.subcontracting")))
+    return files, outsourcing
+
+
+def change_rows(record: dict, where: str) -> list[tuple]:
+    rows = []
+    for i, item in enumerate(as_list(record.get("changes"), f"{where} changes"), start=1):
+        at = f"{where} changes[{i - 1}]"
+        item = _obj(item, at)
+        rows.append((i, as_date(item.get("date"), f"{at}.date"), as_text(item.get("item"), f"{at}.item"),
+                     as_text(item.get("before"), f"{at}.before"), as_text(item.get("after"), f"{at}.after"),
+                     as_choice(item.get("timing"), CHANGE_TIMINGS, f"{at}.timing"),
+                     as_text(item.get("note"), f"{at}.note")))
+    return rows
+
+
+def risk_answer_rows(record: dict, where: str) -> list[tuple]:
+    rows = []
+    for i, item in enumerate(as_list(record.get("risk_answers"), f"{where} risk_answers"), start=1):
+        at = f"{where} risk_answers[{i - 1}]"
+        item = _obj(item, at)
+        rows.append((i, as_text(item.get("section"), f"{at}.section"),
+                     as_text(item.get("question"), f"{at}.question"),
+                     as_text(item.get("answer"), f"{at}.answer"), as_int(item.get("page"), f"{at}.page")))
+    return rows
