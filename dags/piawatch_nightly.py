@@ -80,7 +80,8 @@ def piawatch_nightly():
         from piawatch.pipeline import documents_to_parse, stage_cached_parses
 
         settings = _settings()
-        crawled = list(crawled)
+        # Index rather than iterate: iterating a lazy XCom sequence probes one past its end.
+        crawled = [crawled[i] for i in range(len(crawled))]
         stage_cached_parses(settings, _run_id(), crawled)
         return documents_to_parse(settings, crawled)
 

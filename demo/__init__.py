@@ -1,0 +1,1 @@
+"""Demo material: the document corpus (``demo.corpus``) and the demo municipal websites."""
