@@ -218,3 +218,21 @@ def risk_answer_rows(record: dict, where: str) -> list[tuple]:
                      as_text(item.get("question"), f"{at}.question"),
                      as_text(item.get("answer"), f"{at}.answer"), as_int(item.get("page"), f"{at}.page")))
     return rows
+
+
+def record_rows(record: dict, where: str) -> tuple[list, dict[str, list[tuple]], int | None]:
+    """Check a CONTRACT record and type it for the warehouse: (assessments values, child rows, pages).
+
+    The parse step calls this before staging, so a record the warehouse would refuse becomes that
+    document's parse failure instead of stopping the night's load.
+    """
+    if not isinstance(record, dict):
+        raise BadStagedFile(f"{where}: record must be an object")
+    values = record_values(record, where)
+    files, outsourcing = file_rows(record, where)
+    rows = {"assessment_files": files, "file_outsourcing": outsourcing,
+            "change_rows": change_rows(record, where),
+            "risk_answers": risk_answer_rows(record, where)}
+    pages = as_int((record.get("source") or {}).get("pages"), f"{where} record.source.pages")
+    return values, rows, pages
+

@@ -340,14 +340,7 @@ def _load_assessments(con, run_id: str, staged: StagedRun) -> int:
         if not cities.get(sha):
             raise BadStagedFile(f"{where}: no crawl staged the document {sha}, so its city is unknown")
         record = parse.data["record"]
-        if not isinstance(record, dict):
-            raise BadStagedFile(f"{where}: record must be an object")
-        values = staging.record_values(record, where)
-        files, outsourcing = staging.file_rows(record, where)
-        rows = {"assessment_files": files, "file_outsourcing": outsourcing,
-                "change_rows": staging.change_rows(record, where),
-                "risk_answers": staging.risk_answer_rows(record, where)}
-        pages = staging.as_int((record.get("source") or {}).get("pages"), f"{where} record.source.pages")
+        values, rows, pages = staging.record_rows(record, where)
         for city in sorted(cities[sha]):
             if (sha, city) in loaded_versions:
                 if loaded_versions[(sha, city)] == parse.data["parser_version"]:

@@ -104,6 +104,7 @@ DETERMINISTIC_FAILURES = {"not_a_pdf", "encrypted_pdf", "corrupt_pdf", "not_an_a
 
 def parse_step(settings: Settings, run_id: str, document: dict) -> dict:
     """Parse one PDF version (or reuse the parse cache) and stage the record or the failure."""
+    from load.staging import BadStagedFile, record_rows
     from transform.parse import PARSER_VERSION, parse_pdf_limited
 
     sha256 = document["sha256"]
@@ -112,7 +113,12 @@ def parse_step(settings: Settings, run_id: str, document: dict) -> dict:
         pdf_path = settings.raw_dir / sha256[:2] / f"{sha256}.pdf"
         staged = {"sha256": sha256, "parser_version": PARSER_VERSION, "url": document.get("url")}
         try:
-            staged["record"] = parse_pdf_limited(pdf_path, sha256=sha256)
+            record = parse_pdf_limited(pdf_path, sha256=sha256)
+            record_rows(record, f"{document.get('url')} ({sha256})")
+            staged["record"] = record
+        except BadStagedFile as exc:
+            staged["error"] = {"code": "invalid_record",
+                               "reason": f"the parser produced a record the warehouse refuses: {exc.reason}"}
         except PiaWatchError as exc:
             staged["error"] = {"code": exc.code, "reason": exc.reason}
         except Exception as exc:  # a parser bug on one PDF must not stop the night

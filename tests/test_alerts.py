@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -21,48 +19,7 @@ from test_quality_warehouse import BASIC_URL, FULL_URL, Nightly, toyohashi_basic
 NO_WAIT = (0.0, 0.0)
 
 
-# --- receivers -----------------------------------------------------------------------------------
-class Receiver(ThreadingHTTPServer):
-    """A webhook endpoint that answers 500 while ``failing`` and records what it accepted."""
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.failing = False
-        self.requests = 0
-        self.accepted: list[dict] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/hooks/piawatch"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.requests += 1
-        if self.server.failing:
-            self.send_response(500)
-            self.end_headers()
-            return
-        self.server.accepted.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def webhook():
-    server = Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
+# --- receivers (the webhook receiver is the shared `webhook` fixture in conftest.py) -----------
 class Mailbox:
     def __init__(self):
         self.messages = []
