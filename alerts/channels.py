@@ -36,6 +36,9 @@ class LogChannel:
     def send(self, alert: message.Alert) -> None:
         log.warning("%s", message.text(alert).replace("\n", " | "))
 
+    def send_notice(self, subject: str, body: str) -> None:
+        log.error("%s | %s", subject, body.replace("\n", " | "))
+
 
 @dataclass(frozen=True)
 class WebhookChannel:
@@ -44,8 +47,14 @@ class WebhookChannel:
     name: str = "webhook"
 
     def send(self, alert: message.Alert) -> None:
+        self._post(message.slack_payload(alert))
+
+    def send_notice(self, subject: str, body: str) -> None:
+        self._post({"text": f"{subject}\n{body}"})
+
+    def _post(self, payload: dict) -> None:
         try:
-            response = requests.post(self.url, json=message.slack_payload(alert), timeout=self.timeout)
+            response = requests.post(self.url, json=payload, timeout=self.timeout)
         except requests.RequestException as exc:
             raise DeliveryError(f"webhook unreachable: {type(exc).__name__}") from exc
         if not 200 <= response.status_code < 300:
@@ -66,7 +75,12 @@ class SmtpChannel:
     name: str = "smtp"
 
     def send(self, alert: message.Alert) -> None:
-        mail = message.email(alert, self.sender, list(self.recipients))
+        self._deliver(message.email(alert, self.sender, list(self.recipients)))
+
+    def send_notice(self, subject: str, body: str) -> None:
+        self._deliver(message.notice_email(subject, body, self.sender, list(self.recipients)))
+
+    def _deliver(self, mail) -> None:
         smtp_class = smtplib.SMTP_SSL if self.ssl else smtplib.SMTP
         try:
             with smtp_class(self.host, self.port, timeout=self.timeout) as smtp:

@@ -93,9 +93,13 @@ def slack_payload(alert: Alert) -> dict:
 
 
 def email(alert: Alert, sender: str, recipients: list[str]) -> EmailMessage:
+    return notice_email(subject(alert), text(alert), sender, recipients)
+
+
+def notice_email(subject_line: str, body: str, sender: str, recipients: list[str]) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = subject(alert)
+    message["Subject"] = subject_line
     message["From"] = sender
     message["To"] = ", ".join(recipients)
-    message.set_content(text(alert))  # UTF-8, as Japanese needs
+    message.set_content(body)  # UTF-8, as Japanese needs
     return message
