@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -100,3 +101,19 @@ def planted_threshold_truth(corpus_manifest) -> dict:
            if not doc_id.endswith("-ed2") and any(f["rule"] == "threshold.result_mismatch" for f in findings)]
     assert len(ids) == 1, ids
     return json.loads((CORPUS / "truth" / f"{ids[0]}.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """A snapshot of the corpus, so a regeneration running meanwhile cannot change it under a test."""
+    copy = tmp_path_factory.mktemp("corpus")
+    for part in ("specs", "pdf", "broken"):
+        shutil.copytree(CORPUS / part, copy / part)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def specs(corpus):
+    from demo.sites.site import load_specs
+
+    return load_specs(corpus)

@@ -9,14 +9,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
 import unicodedata
 from datetime import datetime
 
 import pytest
 
 from demo.server import DemoServer
-from demo.sites.site import load_description, load_specs
+from demo.sites.site import load_description
 from extract.crawl import crawl_city
 from extract.discover import discover_pdf_links
 from extract.http import HttpLimits
@@ -25,7 +24,6 @@ from extract.store import raw_path
 from piawatch.errors import DisallowedURL
 from piawatch.settings import PROJECT_ROOT, load_settings
 
-CORPUS = PROJECT_ROOT / "demo" / "corpus"
 SITES = {site["slug"]: site for site in load_description()["cities"]}
 # Fast but still polite: no delay between requests to the local server, short timeouts.
 FAST = HttpLimits(connect_timeout=2, read_timeout=2, delay_seconds=0, backoff_seconds=0.05)
@@ -36,18 +34,6 @@ DOCUMENT_KEYS = {"url", "sha256", "bytes", "link_text", "found_on", "content_typ
                  "fetched_at", "is_new_version"}
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    """A snapshot of the corpus, so a regeneration running meanwhile cannot change it under a test."""
-    copy = tmp_path_factory.mktemp("corpus")
-    for part in ("specs", "pdf", "broken"):
-        shutil.copytree(CORPUS / part, copy / part)
-    return copy
-
-
-@pytest.fixture(scope="module")
-def specs(corpus):
-    return load_specs(corpus)
 
 
 @pytest.fixture(scope="module")

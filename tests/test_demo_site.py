@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -11,26 +10,13 @@ import pytest
 import requests
 
 from demo.server import DemoServer
-from demo.sites.site import load_description, load_specs
+from demo.sites.site import load_description
 from piawatch.settings import PROJECT_ROOT
 
-CORPUS = PROJECT_ROOT / "demo" / "corpus"
 SITES = {site["code"]: site for site in load_description()["cities"]}
 SITES_BY_SLUG = {site["slug"]: site for site in SITES.values()}
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    """A snapshot of the corpus, so a regeneration running meanwhile cannot change it under a test."""
-    copy = tmp_path_factory.mktemp("corpus")
-    for part in ("specs", "pdf", "broken"):
-        shutil.copytree(CORPUS / part, copy / part)
-    return copy
-
-
-@pytest.fixture(scope="module")
-def specs(corpus):
-    return load_specs(corpus)
 
 
 @pytest.fixture(scope="module")

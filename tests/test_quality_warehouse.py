@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
+from extract.registry import City
 
 from alerts import send_alerts
 from load.warehouse import connect, load_run
@@ -22,18 +23,7 @@ from transform.record import empty_record
 
 TODAY = date(2026, 11, 23)
 
-
-@dataclass(frozen=True)
-class City:
-    code: str
-    slug: str
-    name: str
-    prefecture: str
-    demo: bool
-    urls: tuple
-
-
-TOYOHASHI = City("232017", "toyohashi", "豊橋市", "愛知県", True, ("http://127.0.0.1/toyohashi/",))
+TOYOHASHI = City("232017", "toyohashi", "豊橋市", "愛知県", ("http://127.0.0.1/toyohashi/",), frozenset(), demo=True)
 BASIC_URL = "http://127.0.0.1/toyohashi/pia/01-basic.pdf"
 FULL_URL = "http://127.0.0.1/toyohashi/pia/02-full.pdf"
 

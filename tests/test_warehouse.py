@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from extract.registry import City
+
 from load import warehouse
 from load.export import export
 from load.staging import BadStagedFile
@@ -30,24 +32,15 @@ SITE = "http://127.0.0.1:8765"
 PARSER_VERSION = "0.3.0"
 
 
-@dataclass(frozen=True)
-class City:
-    """A registry entry as extract.registry gives it to load_run."""
-    code: str
-    slug: str
-    name: str
-    prefecture: str
-    demo: bool
-    urls: tuple[str, ...]
 
 
 CITIES = [
-    City("271403", "sakai", "堺市", "大阪府", True, (f"{SITE}/sakai/pia/index.html",)),
-    City("112020", "kumagaya", "熊谷市", "埼玉県", True, (f"{SITE}/kumagaya/hyoka.html",)),
-    City("072044", "iwaki", "いわき市", "福島県", True, (f"{SITE}/iwaki/list.html",)),
-    City("111007", "saitama", "さいたま市", "埼玉県", True, (f"{SITE}/saitama/list.html",)),
-    City("232017", "toyohashi", "豊橋市", "愛知県", True, (f"{SITE}/toyohashi/pia.html",)),
-    City("401005", "kitakyushu", "北九州市", "福岡県", True, (f"{SITE}/kitakyushu/pia.html",)),
+    City("271403", "sakai", "堺市", "大阪府", (f"{SITE}/sakai/pia/index.html",), frozenset(), demo=True),
+    City("112020", "kumagaya", "熊谷市", "埼玉県", (f"{SITE}/kumagaya/hyoka.html",), frozenset(), demo=True),
+    City("072044", "iwaki", "いわき市", "福島県", (f"{SITE}/iwaki/list.html",), frozenset(), demo=True),
+    City("111007", "saitama", "さいたま市", "埼玉県", (f"{SITE}/saitama/list.html",), frozenset(), demo=True),
+    City("232017", "toyohashi", "豊橋市", "愛知県", (f"{SITE}/toyohashi/pia.html",), frozenset(), demo=True),
+    City("401005", "kitakyushu", "北九州市", "福岡県", (f"{SITE}/kitakyushu/pia.html",), frozenset(), demo=True),
 ]
 
 
