@@ -105,7 +105,8 @@ DETERMINISTIC_FAILURES = {"not_a_pdf", "encrypted_pdf", "corrupt_pdf", "not_an_a
 def parse_step(settings: Settings, run_id: str, document: dict) -> dict:
     """Parse one PDF version (or reuse the parse cache) and stage the record or the failure."""
     from load.staging import BadStagedFile, record_rows
-    from transform.parse import PARSER_VERSION, parse_pdf_limited
+    from transform.limited import parse_pdf_limited
+    from transform.parse import PARSER_VERSION
 
     sha256 = document["sha256"]
     staged = _cached_parse(settings, sha256)

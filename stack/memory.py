@@ -1,0 +1,63 @@
+"""How much memory a set of processes uses, for the stack's 3 GiB budget and the benchmark."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+
+def _parent(pid_dir: Path) -> int | None:
+    try:
+        return int((pid_dir / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def process_tree(roots: list[int]) -> set[int]:
+    """``roots`` and all their descendants that still exist (walked through /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (parent := _parent(entry)) is not None:
+            children.setdefault(parent, []).append(int(entry.name))
+    found, pending = set(), [pid for pid in roots if Path(f"/proc/{pid}").exists()]
+    while pending:
+        pid = pending.pop()
+        if pid not in found:
+            found.add(pid)
+            pending.extend(children.get(pid, []))
+    return found
+
+
+def memory_bytes(pids: set[int]) -> int:
+    """Proportional set size of the processes: pages shared by forked workers are counted once."""
+    total = 0
+    for pid in pids:
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:  # exited meanwhile
+            continue
+        total += next((int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Pss:")), 0)
+    return total
+
+
+class PeakSampler:
+    """Samples ``measure()`` every half second in a thread while in the ``with`` block; ``peak`` is the largest."""
+
+    def __init__(self, measure):
+        self.measure, self.peak = measure, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.measure())
+            self._stop.wait(0.5)
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.measure())
