@@ -34,7 +34,8 @@ def crawl_city(city: City, settings: Settings, *, limits: HttpLimits | None = No
     crawled_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     limits = limits_for(city, limits)
     with PoliteSession(user_agent=settings.user_agent, allowed_hosts=city.allowed_hosts,
-                       allow_private=city.allow_private, limits=limits) as session:
+                       allow_private=city.allow_private, limits=limits,
+                       host_locks_dir=settings.http_state_dir / "hosts") as session:
         found = discover(session, city.urls, depth=city.depth, page_limit=city.page_limit,
                          selector=city.selector, encoding=city.encoding)
         documents, failures = [], list(found.failures)

@@ -12,15 +12,18 @@ Every request made (robots.txt, redirect hops and retries included) is appended 
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import socket
 import time
 import urllib.robotparser
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from urllib.parse import urljoin, urlsplit
+from pathlib import Path
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -122,12 +125,14 @@ def _now_iso() -> str:
 
 
 class PoliteSession:
-    """Sequential HTTP for one crawl: one request at a time, spaced per host."""
+    """Sequential HTTP for one crawl: one request at a time, spaced per host (across processes
+    when given ``host_locks_dir``)."""
 
     def __init__(self, *, user_agent: str, allowed_hosts: frozenset[str] | set[str],
                  allow_private: bool = False, limits: HttpLimits = HttpLimits(),
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, host_locks_dir: Path | None = None):
         self.user_agent = user_agent
+        self.host_locks_dir = host_locks_dir
         self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
         self.allow_private = allow_private
         self.limits = limits
@@ -214,13 +219,39 @@ class PoliteSession:
                 delay = max(delay, min(float(asked), MAX_CRAWL_DELAY))
         return delay
 
-    def _wait_turn(self, url: str) -> None:
+    @contextmanager
+    def _host_turn(self, url: str):
+        """Wait for the host's turn and hold it for the request.
+
+        With ``host_locks_dir`` the turn is shared by every process on the machine (crawl tasks of
+        cities on the same host run in parallel): an exclusive lock file per host holds the time of
+        its last request, so the delay holds across processes and one request at a time reaches it.
+        """
         parts = urlsplit(url)
-        last = self._last_request.get(parts.netloc)
-        if last is not None:
-            remaining = self._delay_for(parts.scheme, parts.netloc) - (time.monotonic() - last)
-            if remaining > 0:
-                self._sleep(remaining)
+        delay = self._delay_for(parts.scheme, parts.netloc)
+        if self.host_locks_dir is None:
+            last = self._last_request.get(parts.netloc)
+            if last is not None and delay - (time.monotonic() - last) > 0:
+                self._sleep(delay - (time.monotonic() - last))
+            try:
+                yield
+            finally:
+                self._last_request[parts.netloc] = time.monotonic()
+            return
+        self.host_locks_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.host_locks_dir / f"{quote(parts.netloc, safe='')}.lock", "a+", encoding="ascii") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            lock.seek(0)
+            last = float(lock.read().strip() or 0)
+            if delay - (time.time() - last) > 0:
+                self._sleep(delay - (time.time() - last))
+            try:
+                yield
+            finally:
+                lock.seek(0)
+                lock.truncate()
+                lock.write(repr(time.time()))
+                lock.flush()
 
     # --- requests -------------------------------------------------------------------------------
     def _follow(self, url, headers, max_bytes, read_body_for, *, obey_robots) -> Response:
@@ -259,20 +290,19 @@ class PoliteSession:
             attempt += 1
 
     def _once(self, url, headers, max_bytes, read_body_for) -> Response:
-        self._wait_turn(url)
-        conditional = any(h.lower() in ("if-none-match", "if-modified-since") for h in headers)
-        row = {"url": url, "method": "GET", "status": None, "bytes": 0, "sha256": None, "elapsed_ms": 0,
-               "conditional": conditional, "not_modified": False, "error": None, "fetched_at": _now_iso()}
-        self.fetch_log.append(row)
-        started = time.monotonic()
-        try:
-            return self._read(url, headers, max_bytes, read_body_for, row, started)
-        except FetchError as exc:
-            row["error"] = exc.reason
-            raise
-        finally:
-            row["elapsed_ms"] = round((time.monotonic() - started) * 1000)
-            self._last_request[urlsplit(url).netloc] = time.monotonic()
+        with self._host_turn(url):
+            conditional = any(h.lower() in ("if-none-match", "if-modified-since") for h in headers)
+            row = {"url": url, "method": "GET", "status": None, "bytes": 0, "sha256": None, "elapsed_ms": 0,
+                   "conditional": conditional, "not_modified": False, "error": None, "fetched_at": _now_iso()}
+            self.fetch_log.append(row)
+            started = time.monotonic()
+            try:
+                return self._read(url, headers, max_bytes, read_body_for, row, started)
+            except FetchError as exc:
+                row["error"] = exc.reason
+                raise
+            finally:
+                row["elapsed_ms"] = round((time.monotonic() - started) * 1000)
 
     def _read(self, url, headers, max_bytes, read_body_for, row, started) -> Response:
         timeout = (self.limits.connect_timeout, self.limits.read_timeout)

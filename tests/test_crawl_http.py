@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import threading
 import time
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -172,6 +174,35 @@ def test_requests_to_one_host_are_spaced(site):
             http.get(url(site, "/page.html"))
         # robots.txt + 3 pages: three gaps of at least the delay
         assert time.monotonic() - started >= 0.75
+
+
+def _crawl_pages_in_a_process(address: str, locks_dir: str, times) -> None:
+    limits = HttpLimits(delay_seconds=0.3)
+    with PoliteSession(user_agent="PIAWatch-test/1 (test@example.org)", allowed_hosts={"127.0.0.1"},
+                       allow_private=True, limits=limits, host_locks_dir=Path(locks_dir)) as http:
+        for _ in range(3):
+            http.get(f"{address}/page.html")
+            times.append(time.time())
+
+
+def test_parallel_crawls_of_one_host_take_turns_across_processes(site, tmp_path):
+    """Two cities on one host, crawled by two processes at once, still space their requests."""
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        times = manager.list()
+        address = url(site, "")
+        workers = [context.Process(target=_crawl_pages_in_a_process, args=(address, str(tmp_path), times))
+                   for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        stamps = sorted(times)
+    assert len(stamps) == 6
+    # every request of either process (robots.txt and 3 pages each) waited for the other's:
+    # the pages alone are 6 turns of the same host, at least 5 delays apart
+    assert stamps[-1] - stamps[0] >= 5 * 0.3 * 0.9
+    assert all(later - earlier >= 0.3 * 0.9 for earlier, later in zip(stamps, stamps[1:]))
 
 
 @pytest.mark.parametrize("host, kind", [
