@@ -1,8 +1,8 @@
 """Reading PDFs: the one module that opens them.
 
 It checks the bytes (empty, HTML, not a PDF, truncated, encrypted), then reads every page's text
-as positioned characters plus the ruled cell boxes, in page coordinates (top-down, points), so callers
-work from geometry rather than from one reading-order string that a layout can scramble.
+as positioned characters plus the table's cell boxes, in page coordinates (top-down, points), so
+callers work from geometry rather than from one reading-order string that a layout can scramble.
 
 pypdfium2 reads every page (about 20× faster than pdfminer here, and it already drops the
 doubled glyphs of fake bold). A page where doubled glyphs still come through is read again
@@ -25,6 +25,8 @@ from piawatch.errors import CorruptPDF, EncryptedPDF, NotAPDF
 EOF_WINDOW = 4096
 # Ruled cells are paths at least this big (points); thinner paths are lines and rules.
 MIN_BOX_SIDE = 3.0
+# Ruled lines this close (points) are one line.
+RULE_TOLERANCE = 1.5
 # Text fewer than this many characters on a page means there is no usable text layer.
 MIN_TEXT_CHARS = 8
 # Paths drawn per page above which a page is treated as a drawing, not a form (a hostile or
@@ -119,11 +121,6 @@ def open_pdf(path: str | Path):
         document.close()
 
 
-def page_count(path: str | Path) -> int:
-    with open_pdf(path) as document:
-        return len(document)
-
-
 def _page_glyphs(page, height: float) -> tuple[list[TextLine], str]:
     """Every character with its advance box (pdfium's "loose" box: the ink of 「、」 or 「ィ」 ends
     well short of where the next character starts, and that distance tells a wrapped line from
@@ -133,27 +130,63 @@ def _page_glyphs(page, height: float) -> tuple[list[TextLine], str]:
         count = textpage.count_chars()
         text = textpage.get_text_range(0, count) if count else ""
         glyphs = []
+        raw, box = textpage.raw, pdfium_c.FS_RECTF()
         for index, char in enumerate(text):
             # pdfium adds spaces and line breaks of its own (more of them on rotated pages);
             # only the characters the PDF draws count, gaps are judged in transform.layout
-            if char in "\r\n\ufffe\x02" or pdfium_c.FPDFText_IsGenerated(textpage.raw, index) == 1:
+            if char in "\r\n\ufffe\x02" or pdfium_c.FPDFText_IsGenerated(raw, index) == 1:
                 continue
-            left, bottom, right, top = textpage.get_charbox(index, loose=True)
-            glyphs.append(TextLine(char, left, height - top, right, height - bottom))
+            if not pdfium_c.FPDFText_GetLooseCharBox(raw, index, box):
+                continue
+            glyphs.append(TextLine(char, box.left, height - box.top, box.right, height - box.bottom))
         return glyphs, text
     finally:
         textpage.close()
 
 
 def _page_boxes(page, height: float) -> list[Box]:
-    boxes = set()
+    """The page's table cells: rectangles drawn as such, and cells enclosed by separate ruled
+    lines (how Excel exports its borders)."""
+    boxes, rules = set(), []
     for count, path_object in enumerate(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=1)):
         if count >= MAX_PATHS_PER_PAGE:
             return []
         left, bottom, right, top = path_object.get_bounds()
+        box = Box(round(left, 1), round(height - top, 1), round(right, 1), round(height - bottom, 1))
         if right - left >= MIN_BOX_SIDE and top - bottom >= MIN_BOX_SIDE:
-            boxes.add(Box(round(left, 1), round(height - top, 1), round(right, 1), round(height - bottom, 1)))
+            boxes.add(box)
+        elif max(right - left, top - bottom) >= MIN_BOX_SIDE:
+            rules.append(box)
+    boxes.update(boxes_from_rules(rules))
     return sorted(boxes, key=lambda b: (b.top, b.x0))
+
+
+def _cluster(values: list[float], tolerance: float = RULE_TOLERANCE) -> list[float]:
+    """Sorted values with near-equal ones merged (a border drawn twice, or 0.5 pt apart)."""
+    groups: list[list[float]] = []
+    for value in sorted(values):
+        if groups and value - groups[-1][-1] <= tolerance:
+            groups[-1].append(value)
+        else:
+            groups.append([value])
+    return [sum(group) / len(group) for group in groups]
+
+
+def boxes_from_rules(rules: list[Box]) -> set[Box]:
+    """Cells enclosed by ruled lines: between two neighbouring horizontal rules, the stretches
+    between vertical rules that run the full height, where a horizontal rule runs along the top."""
+    horizontal = [r for r in rules if r.x1 - r.x0 >= r.bottom - r.top]
+    vertical = [r for r in rules if r.x1 - r.x0 < r.bottom - r.top]
+    cells = set()
+    rows = _cluster([(r.top + r.bottom) / 2 for r in horizontal])
+    for upper, lower in zip(rows, rows[1:]):
+        columns = _cluster([(v.x0 + v.x1) / 2 for v in vertical
+                            if v.top <= upper + RULE_TOLERANCE and v.bottom >= lower - RULE_TOLERANCE])
+        for left, right in zip(columns, columns[1:]):
+            if any(h.x0 <= left + RULE_TOLERANCE and h.x1 >= right - RULE_TOLERANCE
+                   and abs((h.top + h.bottom) / 2 - upper) <= RULE_TOLERANCE for h in horizontal):
+                cells.add(Box(round(left, 1), round(upper, 1), round(right, 1), round(lower, 1)))
+    return cells
 
 
 def has_doubled_glyphs(text: str) -> bool:
@@ -166,7 +199,7 @@ def has_doubled_glyphs(text: str) -> bool:
     return doubled >= max(2, len(long_lines) // 2)
 
 
-def _plumber_layout(path: str | Path, number: int) -> PageLayout:
+def plumber_layout(path: str | Path, number: int) -> PageLayout:
     """One page read through pdfplumber with doubled glyphs merged (dedupe_chars): slower, used
     only where pdfium's text shows fake bold."""
     import pdfplumber
@@ -174,11 +207,16 @@ def _plumber_layout(path: str | Path, number: int) -> PageLayout:
     with pdfplumber.open(str(path)) as pdf:
         page = pdf.pages[number - 1].dedupe_chars(tolerance=1)
         glyphs = [TextLine(c["text"], c["x0"], c["top"], c["x1"], c["bottom"]) for c in page.chars]
-        boxes = sorted({Box(round(r["x0"], 1), round(r["top"], 1), round(r["x1"], 1), round(r["bottom"], 1))
-                        for r in page.rects
-                        if r["width"] >= MIN_BOX_SIDE and r["height"] >= MIN_BOX_SIDE},
-                       key=lambda b: (b.top, b.x0))
-        return PageLayout(number, float(page.width), float(page.height), glyphs, boxes, "pdfplumber")
+        boxes, rules = set(), []
+        for shape in page.rects + page.lines:
+            box = Box(round(shape["x0"], 1), round(shape["top"], 1), round(shape["x1"], 1), round(shape["bottom"], 1))
+            if shape["width"] >= MIN_BOX_SIDE and shape["height"] >= MIN_BOX_SIDE:
+                boxes.add(box)
+            elif max(shape["width"], shape["height"]) >= MIN_BOX_SIDE:
+                rules.append(box)
+        boxes.update(boxes_from_rules(rules))
+        return PageLayout(number, float(page.width), float(page.height), glyphs,
+                          sorted(boxes, key=lambda b: (b.top, b.x0)), "pdfplumber")
 
 
 def read_layouts(path: str | Path, max_pages: int | None = None) -> list[PageLayout]:
@@ -195,7 +233,7 @@ def read_layouts(path: str | Path, max_pages: int | None = None) -> list[PageLay
             finally:
                 page.close()
             if has_doubled_glyphs(text):
-                layout = _plumber_layout(path, index + 1)
+                layout = plumber_layout(path, index + 1)
             layouts.append(layout)
     return layouts
 

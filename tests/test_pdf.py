@@ -1,0 +1,120 @@
+"""extract.pdf and transform.layout: opening PDFs, refusing broken ones, geometry → rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from reportlab.lib.pdfencrypt import StandardEncryption
+from reportlab.pdfgen import canvas
+
+from extract.pdf import check_bytes, has_doubled_glyphs, plumber_layout, read_layouts
+from piawatch.errors import CorruptPDF, EncryptedPDF, NotAPDF
+from transform.layout import document_rows
+
+FIXTURES = Path(__file__).parent / "fixtures" / "pdf"
+OFFICE_HABITS = FIXTURES / "office-habits-basic.pdf"
+FAKE_BOLD = FIXTURES / "fake-bold-cover.pdf"
+
+
+def _one_page_pdf(path: Path, encrypt: str | None = None) -> Path:
+    pdf = canvas.Canvas(str(path), invariant=1,
+                        encrypt=StandardEncryption(encrypt, canPrint=0) if encrypt else None)
+    pdf.drawString(72, 720, "PIA Watch")
+    pdf.showPage()
+    pdf.save()
+    return path
+
+
+def test_empty_html_and_garbage_are_not_pdfs(tmp_path):
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    html = tmp_path / "error.pdf"
+    html.write_text("<!DOCTYPE html>\n<html><body>404 Not Found</body></html>", encoding="utf-8")
+    garbage = tmp_path / "garbage.pdf"
+    garbage.write_bytes(b"PK\x03\x04 a zip file")
+    with pytest.raises(NotAPDF, match="0 bytes"):
+        check_bytes(empty)
+    with pytest.raises(NotAPDF, match="HTML"):
+        check_bytes(html)
+    with pytest.raises(NotAPDF, match="no %PDF- header"):
+        check_bytes(garbage)
+
+
+def test_truncated_pdf_is_corrupt(tmp_path):
+    whole = _one_page_pdf(tmp_path / "whole.pdf").read_bytes()
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    with pytest.raises(CorruptPDF, match="truncated"):
+        read_layouts(cut)
+
+
+def test_password_protected_pdf_is_encrypted(tmp_path):
+    locked = _one_page_pdf(tmp_path / "locked.pdf", encrypt="secret")
+    with pytest.raises(EncryptedPDF, match="password"):
+        read_layouts(locked)
+
+
+def test_page_limit_reads_only_the_first_pages():
+    assert [layout.number for layout in read_layouts(OFFICE_HABITS, max_pages=2)] == [1, 2]
+
+
+def test_rows_pair_labels_and_values_on_rotated_pages():
+    """Pages 2– carry /Rotate 90: pdfium's reading order is scrambled, positions are not."""
+    rows = document_rows(read_layouts(OFFICE_HABITS))
+    texts = [row.texts for row in rows]
+    assert ["評価対象の事務の対象人数は何人か", "[ 1万人以上10万人未満 ]",
+            "<選択肢> 1) 1,000人未満 2) 1,000人以上1万人未満 3) 1万人以上10万人未満 4) 10万人以上30万人未満 "
+            "5) 30万人以上"] in texts
+    # a label wrapped in its narrow cell comes back as one sentence, without a space at the wrap
+    assert any(row.cells[0].text == "権限のない者(元職員、アクセス権限のない職員等)によって不正に使用されるリスクへの対策は十分か"
+               for row in rows)
+
+
+def test_running_header_and_page_footer_are_removed():
+    rows = document_rows(read_layouts(OFFICE_HABITS))
+    assert not any(row.text in ("姫路市長", "住民基本台帳に関する事務 基礎項目評価書") and not row.boxed
+                   and row.page > 1 for row in rows)
+    assert not any(row.text.endswith("/ 7") for row in rows)
+
+
+def test_row_continued_on_the_next_page_is_joined():
+    rows = document_rows(read_layouts(OFFICE_HABITS))
+    long_row = next(row for row in rows if row.texts[1:2] == ["I3法令上の根拠"])
+    assert long_row.end_page > long_row.page  # it runs over two page breaks
+    assert "第89条(住民票の記載事項に関する規定の適用)" in long_row.texts[2]
+    assert long_row.texts[3] == "番号利用法第9条第1項、別表第一"
+
+
+def test_fake_bold_glyphs_come_out_once():
+    layout = read_layouts(FAKE_BOLD)[0]
+    text = "".join(run.text for run in layout.runs)
+    assert "特定個人情報保護評価書（全項目評価書）" in text
+    assert "特特" not in text
+
+
+def test_pdfplumber_fallback_merges_doubled_glyphs():
+    """The page reader pdfplumber takes over when pdfium's text shows doubled glyphs."""
+    assert has_doubled_glyphs("特特定定個個人人情情報報保保護護評評価価書書\n評評価価実実施施機機関関名名")
+    assert not has_doubled_glyphs("特定個人情報保護評価書（全項目評価書）\n評価実施機関名")
+    layout = plumber_layout(FAKE_BOLD, 1)
+    text = "".join(run.text for run in layout.runs)
+    assert layout.extractor == "pdfplumber"
+    assert "特定個人情報保護評価書（全項目評価書）" in text
+    assert layout.boxes  # the cell borders come through too
+
+
+def test_cells_drawn_as_separate_lines_are_found_like_rectangles():
+    """Excel draws each border as its own line: the cells come out as from rectangles."""
+    ruled = read_layouts(FIXTURES / "ruled-lines-basic.pdf")
+    drawn = read_layouts(OFFICE_HABITS)
+    for lines_page, rects_page in zip(ruled, drawn):
+        assert len(lines_page.boxes) == len(rects_page.boxes)
+        for found, drawn_box in zip(lines_page.boxes, rects_page.boxes):
+            assert abs(found.x0 - drawn_box.x0) <= 1.5 and abs(found.top - drawn_box.top) <= 1.5
+            assert abs(found.x1 - drawn_box.x1) <= 1.5 and abs(found.bottom - drawn_box.bottom) <= 1.5
+
+
+def test_pdfplumber_fallback_finds_cells_drawn_as_lines():
+    rects, lines = plumber_layout(OFFICE_HABITS, 3), plumber_layout(FIXTURES / "ruled-lines-basic.pdf", 3)
+    assert len(lines.boxes) == len(rects.boxes) > 10

@@ -1,0 +1,195 @@
+"""What the three forms share: the cover page, risk answers and the 変更箇所 table."""
+
+from __future__ import annotations
+
+import re
+
+from transform import bands
+from transform.forms.reader import FormReader
+from transform.normalize import bracket_value, clean, compact, nearest_option, parse_date, section_numeral
+
+# OCR may lose either bracket of 「[平成31年1月 様式2]」
+_FORM_VERSION = re.compile(r"^[\[［|]?\s*((?:平成|令和)\S*?年\S*?月\s*様式\s*\d+)\s*[\]］|」J]?$")
+_KIND_SUFFIX = re.compile(r"(?<=\S)(?=(?:基礎項目|重点項目|全項目)評価書)")
+_NUMBER_AND_TITLE = re.compile(r"^(\d{1,4})\s+(\S.*)$")
+_DRAFT = re.compile(r"[(（]\s*(素案|案)\s*[)）]")
+_ENDED = re.compile(r"【([^】]*?)終了\s*】")
+TITLE_MAX_CHARS = 32
+CHOICE_LIST_MARK = "<選択肢>"  # ＜選択肢＞ after NFKC
+CHANGE_HEADER = ("変更日", "項目", "変更前の記載", "変更後の記載", "提出時期")
+
+
+def kind_of(reader: FormReader) -> str | None:
+    """basic/focused/full from the title line 「特定個人情報保護評価書（…評価書）」 on page 1."""
+    for row in reader.rows:
+        if row.page > 1:
+            break
+        # the title line itself, not a sentence that mentions one (minutes, notices)
+        if row.key.startswith("特定個人情報保護評価書") and len(row.key) <= TITLE_MAX_CHARS:
+            kind = bands.kind_from_title(row.key)
+            if kind:
+                reader.field_pages["kind"] = row.page
+                return kind
+    return None
+
+
+def parse_cover(reader: FormReader) -> None:
+    """評価書番号, 評価書名 (with draft and end marks), 評価実施機関名, 公表日 and the form version."""
+    header = reader.find(lambda r: r.key.startswith("評価書番号") and "評価書名" in r.key)
+    if header is None or header + 1 >= len(reader.rows):
+        reader.mark_unread("assessment_number")
+        reader.mark_unread("title")
+    else:
+        row = reader.rows[header + 1]
+        if len(row.cells) >= 2:
+            number_text, title = row.cells[0].text, " ".join(c.text for c in row.cells[1:])
+        else:
+            match = _NUMBER_AND_TITLE.match(row.text)
+            number_text, title = (match.group(1), match.group(2)) if match else ("", row.text)
+        digits = re.sub(r"\D", "", number_text)
+        if not digits and reader.reread_number is not None:
+            # a lone number in a wide cell is what whole-page OCR drops: read that cell alone
+            header_row = reader.rows[header]
+            right = header_row.cells[1].x0 if len(header_row.cells) > 1 else header_row.cells[0].x1 + 60
+            digits = reader.reread_number(row.page, (header_row.cells[0].x0 - 1.5, row.top - 2,
+                                                     right - 4, row.bottom + 2))
+        if digits:
+            reader.put("assessment_number", int(digits), row)
+        else:
+            reader.mark_unread("assessment_number")
+        title = clean(title)
+        if reader.ocr and title:
+            # OCR loses the space every title has before its kind (「…事務 基礎項目評価書」)
+            title = _KIND_SUFFIX.sub(" ", title, count=1)
+        reader.put("title", title, row)
+        if title:
+            reader.put("is_draft", bool(_DRAFT.search(title)), row)
+            ended = _ENDED.search(title)
+            reader.put("ended_on", parse_date(ended.group(1)).isoformat()
+                       if ended and parse_date(ended.group(1)) else None, row)
+    reader.value("organization", "評価実施機関名")
+    reader.value("published_on", "公表日", convert=iso_date)
+    version = reader.find(lambda r: r.page == 1 and _FORM_VERSION.match(r.text) is not None)
+    if version is None:
+        reader.mark_unread("form_version")
+    else:
+        row = reader.rows[version]
+        version_text = clean(_FORM_VERSION.match(row.text).group(1))
+        # printed 「平成30年5月 様式4」; OCR can lose the space before 様式
+        reader.put("form_version", re.sub(r"(?<=[^\s])(?=様式)", " ", version_text), row)
+
+
+def iso_date(text: str | None) -> str | None:
+    parsed = parse_date(text)
+    return parsed.isoformat() if parsed else None
+
+
+def is_choice_row(row) -> bool:
+    return len(row.cells) >= 2 and any(CHOICE_LIST_MARK in compact(c.text) for c in row.cells[1:])
+
+
+GENERIC_RISK_QUESTION = "リスクへの対策は十分か"
+
+
+def risk_answers(reader: FormReader, start: int, end: int) -> list[dict]:
+    """Every risk question between rows start and end: choice rows offering the risk (or
+    education) answers. The section is the numbered sub-heading above, without its 「[ ] 委託しない」
+    boxes. The question is the row's label, or — where the row only says 「リスクへの対策は十分か」 —
+    the risk's own label row above it. An answer outside the choices is kept as printed (a
+    `choice` finding, not ours to fix)."""
+    if reader.ocr:
+        return _ocr_risk_answers(reader, start, end)
+    answers = []
+    section = risk_label = None
+    for row in reader.rows[start:end]:
+        if len(row.cells) == 1:
+            if re.match(r"^\d+\.\s*\S", row.cells[0].text):
+                section = clean(re.split(r"\s*[\[［]", row.cells[0].text, maxsplit=1)[0])
+                risk_label = None
+            else:
+                risk_label = row.cells[0].text
+            continue
+        if not is_choice_row(row):
+            continue
+        options = compact(" ".join(c.text for c in row.cells[1:]))
+        choices = bands.RISK_ANSWERS if "特に力を入れている" in options else (
+            bands.EDUCATION_ANSWERS if "特に力を入れて行っている" in options else None)
+        if choices is None:
+            continue
+        answer = reader.selection_of(row)
+        question = row.cells[0].text
+        if compact(question) == GENERIC_RISK_QUESTION and risk_label:
+            question = risk_label
+        answers.append({"section": section, "question": bands.form_question(question),
+                        "answer": answer, "page": row.end_page or row.page})
+    return answers
+
+
+_BRACKET_MARKS = re.compile(r"[\[\]［］|]")
+_OPTION_LINE = re.compile(r"^[0-9\]\)l|]{0,2}\)")
+_HEADING_LINE = re.compile(r"^\d+\.\s*\S")
+
+
+def _ocr_risk_answers(reader: FormReader, start: int, end: int) -> list[dict]:
+    """Risk answers of a scanned basic form. OCR has no cells: the question wraps over the next
+    lines' first pieces and the bracket sits on its first line. Questions and sections are the
+    form's fixed texts, so each is matched to the nearest of them; an unmatched one is left out."""
+    answers = []
+    section = None
+    rows = reader.rows[start:end]
+    for index, row in enumerate(rows):
+        first = row.cells[0].text
+        if _HEADING_LINE.match(first):
+            heading = re.split(r"\s*[\[［]", first, maxsplit=1)[0]
+            section = nearest_option(heading, bands.BASIC_RISK_SECTIONS, cutoff=0.7) or section
+            continue
+        if "選択肢" not in row.key:
+            continue
+        if row.boxed and len(row.cells) >= 3:  # ruled cells found: question | [selection] | choices
+            question = _BRACKET_MARKS.sub("", row.cells[0].text)
+            selected = clean(_BRACKET_MARKS.sub("", row.cells[1].text))
+        else:
+            # the bracket may be half lost (「|| ]」): the question ends where any part of it begins
+            question = re.split(r"\s*[|\[［\]]", row.text, maxsplit=1)[0]
+            for following in rows[index + 1:index + 4]:
+                text = following.cells[0].text
+                if "選択肢" in following.key or _HEADING_LINE.match(text):
+                    break
+                if not _OPTION_LINE.match(text) and len(compact(text)) > 2:
+                    question += text
+            selected = bracket_value(row.text)
+        question = nearest_option(question, bands.BASIC_RISK_QUESTIONS, cutoff=0.6)
+        if question is None:
+            continue
+        answer = nearest_option(selected, bands.RISK_ANSWERS + bands.EDUCATION_ANSWERS, cutoff=0.7) or selected
+        answers.append({"section": section, "question": question, "answer": answer, "page": row.page})
+    return answers
+
+
+def parse_changes(reader: FormReader, heading: str) -> None:
+    """The 変更箇所 table: one record per row after its header (a row continued on the next
+    page was already joined by transform.layout)."""
+    start = reader.heading_index(heading)
+    if start is None:
+        reader.mark_unread("changes")
+        return
+    header = reader.find(lambda r: tuple(c.key for c in r.cells[:5]) == CHANGE_HEADER
+                         # OCR: 「変更日 | 項目 - | 変更前の記載 | 変更後の記載 」 | 提出時期」
+                         or (reader.ocr and len(r.cells) >= 5 and r.cells[0].key == "変更日"
+                             and "変更前の記載" in r.key), start)
+    if header is None:
+        reader.mark_unread("changes")
+        return
+    changes: list[dict] = []
+    for row in reader.rows[header + 1:]:
+        if not row.boxed:
+            if row.key.startswith(("(別添", "(備考")) or section_numeral(row.cells[0].text):
+                break  # the next part of the document
+            continue  # OCR noise between the pages of the table
+        if len(row.cells) < 5 or row.cells[0].key == "変更日":  # a header printed again
+            continue
+        cells = [c.text for c in row.cells] + [""] * (6 - len(row.cells))
+        changes.append({"date": iso_date(cells[0]), "item": clean(cells[1]), "before": clean(cells[2]),
+                        "after": clean(cells[3]), "timing": bands.timing(cells[4]) or clean(cells[4]),
+                        "note": clean(cells[5])})
+    reader.put("changes", changes, reader.rows[header])
