@@ -28,7 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from stack.memory import PeakSampler, memory_bytes, process_tree  # noqa: E402
-from stack.native import api_client, stack_memory_bytes, start, stop  # noqa: E402
+from stack.native import DEMO_OVERRIDES, api_client, stack_memory_bytes, start, stop  # noqa: E402
 
 DAG_ID = "piawatch_nightly"
 
@@ -85,7 +85,8 @@ def _time(value: str) -> float:
 
 
 def measure_stack(data_dir: Path, demo_url: str, workers: int) -> Measurement:
-    stack = start(data_dir, workers=workers, overrides={"PIAWATCH_DEMO_URL": demo_url})
+    # No scheduled run beside the measured one: unpausing would start the latest nightly interval.
+    stack = start(data_dir, workers=workers, overrides={**DEMO_OVERRIDES, "PIAWATCH_DEMO_URL": demo_url})
     try:
         with PeakSampler(lambda: stack_memory_bytes(stack.paths)) as sampler:
             api = api_client(stack)
