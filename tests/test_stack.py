@@ -14,9 +14,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -124,37 +122,6 @@ def stack_dir():
     shutil.rmtree(root, ignore_errors=True)
 
 
-class WebhookReceiver(ThreadingHTTPServer):
-    """A real HTTP endpoint on 127.0.0.1 that keeps every JSON body POSTed to it."""
-
-    def __init__(self):
-        self.received: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.received.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server_port}/hook"
-
-
-@pytest.fixture(scope="module")
-def webhook():
-    receiver = WebhookReceiver()
-    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
-    thread.start()
-    yield receiver
-    receiver.shutdown()
-    receiver.server_close()
-
-
 @pytest.fixture(scope="module")
 def demo_site():
     from demo.server import DemoServer
@@ -164,13 +131,14 @@ def demo_site():
 
 
 @pytest.fixture(scope="module")
-def stack(stack_dir, demo_site, webhook):
+def stack(stack_dir, demo_site, webhook_receiver_module):
     dags = stack_dir / "dags"
     dags.mkdir()
     (dags / "stack_probes.py").write_text(PROBE_DAGS.replace("POOL_NAME", repr(WAREHOUSE_POOL)))
     shutil.copy(PROJECT_ROOT / "dags" / "piawatch_nightly.py", dags / "piawatch_nightly.py")
     data = stack_dir / "data"
-    overrides = {**TEST_OVERRIDES, "PIAWATCH_DEMO_URL": demo_site.url, "PIAWATCH_ALERT_WEBHOOK_URL": webhook.url}
+    overrides = {**TEST_OVERRIDES, "PIAWATCH_DEMO_URL": demo_site.url,
+                 "PIAWATCH_ALERT_WEBHOOK_URL": webhook_receiver_module.url}
     try:
         yield start(data, workers=2, dags_folder=dags, overrides=overrides)
     finally:
@@ -246,7 +214,8 @@ def in_process_warehouse(stack_dir, demo_site) -> Path:
     return data / "warehouse" / "piawatch.duckdb"
 
 
-def test_the_nightly_dag_runs_on_the_stack_like_it_runs_in_process(stack, api, webhook, in_process_warehouse):
+def test_the_nightly_dag_runs_on_the_stack_like_it_runs_in_process(stack, api, webhook_receiver_module,
+                                                                  in_process_warehouse):
     with PeakSampler(lambda: stack_memory_bytes(stack.paths)) as memory:
         run_id = api.trigger(NIGHTLY, {"demo": True, "cities": NIGHTLY_CITIES})
         assert _wait_for_success(api, NIGHTLY, run_id, timeout=600)
@@ -270,8 +239,9 @@ def test_the_nightly_dag_runs_on_the_stack_like_it_runs_in_process(stack, api, w
     assert on_stack == _warehouse_contents(in_process_warehouse)
 
     # The planted contradiction (しきい値判断結果 vs 対象人数) is alerted once, not once per worker or retry.
-    threshold_alerts = [body for body in webhook.received if "threshold.result_mismatch" in body["text"]]
-    assert len(threshold_alerts) == 1, webhook.received
+    threshold_alerts = [body for body in webhook_receiver_module.accepted
+                        if "threshold.result_mismatch" in body["text"]]
+    assert len(threshold_alerts) == 1, webhook_receiver_module.accepted
     assert memory.peak < STACK_MEMORY_BUDGET
 
 
