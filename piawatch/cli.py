@@ -32,6 +32,15 @@ def _print_json(value) -> None:
     print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
+def _print_rows(rows: list, fmt: str, text_line) -> None:
+    """JSON for scripts, or one line a row for people."""
+    if fmt == "json":
+        _print_json(rows)
+        return
+    for row in rows:
+        print(text_line(row))
+
+
 def cmd_parse(args) -> int:
     from transform.parse import parse_pdf
 
@@ -60,11 +69,8 @@ def cmd_check(args) -> int:
             unreadable += 1
             print(f"{path}: {exc.reason}", file=sys.stderr)
     findings = check_records(records, sources=sources)
-    if args.format == "json":
-        _print_json(findings)
-    else:
-        for f in findings:
-            print(f"{f['severity']:7} {f['rule']:40} {f['source']}: {f['message']}")
+    _print_rows(findings, args.format, lambda f: f"{f['severity']:7} {f['rule']:40} {f['source']}: {f['message']}")
+    if args.format == "text":
         print(f"{len(findings)} findings in {len(records)} documents")
     return 1 if unreadable and not records else 0
 
@@ -75,11 +81,7 @@ def cmd_discover(args) -> int:
 
     links = discover_pdf_links(args.url, depth=args.depth, allow_private=args.allow_private,
                                settings=load_settings())
-    if args.format == "json":
-        _print_json(links)
-    else:
-        for link in links:
-            print(f"{link['url']}\t{link['link_text']}\t(on {link['found_on']})")
+    _print_rows(links, args.format, lambda link: f"{link['url']}\t{link['link_text']}\t(on {link['found_on']})")
     return 0
 
 
@@ -90,11 +92,8 @@ def cmd_cities(args) -> int:
     cities = load_registry(load_settings().registry_path)
     rows = [{"code": c.code, "slug": c.slug, "name": c.name, "prefecture": c.prefecture,
              "demo": c.demo, "urls": list(c.urls)} for c in cities]
-    if args.format == "json":
-        _print_json(rows)
-    else:
-        for r in rows:
-            print(f"{r['code']}  {r['slug']:14} {r['prefecture']}{r['name']:8} {'demo' if r['demo'] else ''}  {' '.join(r['urls'])}")
+    _print_rows(rows, args.format, lambda r: f"{r['code']}  {r['slug']:14} {r['prefecture']}{r['name']:8} "
+                                             f"{'demo' if r['demo'] else '    '}  {' '.join(r['urls'])}")
     return 0
 
 
