@@ -30,7 +30,7 @@ NOT_FOUND_PAGE = ("<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"UTF-8\
                   "</body></html>").encode("utf-8")
 
 
-@dataclass(frozen=True)
+@dataclass
 class LoggedRequest:
     method: str
     path: str
@@ -89,7 +89,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, headers, data, send_body)
 
     def _send(self, status: int, headers: dict[str, str], body: bytes, send_body: bool) -> None:
-        sent = len(body) if send_body and status != 304 else 0
+        # Logged before the answer goes out, so a client that has its answer finds it in the log.
+        entry = LoggedRequest(
+            method=self.command, path=self.path, status=status,
+            bytes_sent=len(body) if send_body and status != 304 else 0,
+            if_none_match=self.headers.get("If-None-Match"),
+            if_modified_since=self.headers.get("If-Modified-Since"),
+            user_agent=self.headers.get("User-Agent"))
+        self.server.demo.log(entry)
         try:
             self.send_response(status)
             for name, value in headers.items():
@@ -97,15 +104,10 @@ class _Handler(BaseHTTPRequestHandler):
             if status != 304:
                 self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            if sent:
+            if entry.bytes_sent:
                 self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
-            sent = 0  # the client gave up (e.g. its read timeout on the slow page)
-        self.server.demo.log(LoggedRequest(
-            method=self.command, path=self.path, status=status, bytes_sent=sent,
-            if_none_match=self.headers.get("If-None-Match"),
-            if_modified_since=self.headers.get("If-Modified-Since"),
-            user_agent=self.headers.get("User-Agent")))
+            entry.bytes_sent = 0  # the client gave up (e.g. its read timeout on the slow page)
 
 
 def _not_modified(if_none_match: str | None, if_modified_since: str | None, etag: str, modified: datetime) -> bool:
