@@ -61,4 +61,7 @@ def run_summary(settings: Settings, run_id: str | None = None) -> tuple[str, str
         f"  warehouse            {settings.warehouse_path}",
         f"  reports              {settings.reports_dir / run_id}",
     ]
+    data_docs = settings.reports_dir / run_id / "data-docs" / "index.html"
+    if data_docs.exists():
+        lines.append(f"  data docs            {data_docs}")
     return "\n".join(lines) + "\n", run_id

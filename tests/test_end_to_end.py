@@ -112,3 +112,13 @@ def test_third_night_adds_versions_and_resolves_the_fixed_alert(nights):
     resolved = con.execute("SELECT rule FROM alerts WHERE status = 'resolved'").fetchall()
     assert ("threshold.result_mismatch",) in resolved
     assert results[2]["alerts_posted"] == []
+
+
+def test_each_night_writes_a_summary_that_links_the_data_docs(nights):
+    _, warehouse = nights
+    summaries = sorted((warehouse.parent.parent / "reports").glob("*/summary.md"))
+    assert len(summaries) == 3
+    first = summaries[0].read_text(encoding="utf-8")
+    assert "— success" in first and "alerts sent" in first
+    docs = first.split("data docs", 1)[1].split()[0]
+    assert Path(docs).is_file() and Path(docs).name == "index.html"
