@@ -48,24 +48,26 @@ def _read_json(path: Path) -> dict:
     return data
 
 
+def _staged_files(directory: Path, required_keys: tuple[str, ...]):
+    """(path, data) of every JSON file in ``directory``, each holding ``required_keys``."""
+    for path in sorted(directory.glob("*.json")):
+        data = _read_json(path)
+        missing = [key for key in required_keys if key not in data]
+        if missing:
+            raise BadStagedFile(f"{path}: missing {', '.join(missing)}")
+        yield path, data
+
+
 def read_staged_run(staging_dir: Path) -> StagedRun:
     """Every crawl and parse file of one run, checked for the keys the loader needs."""
     crawls = []
-    for path in sorted((staging_dir / "crawl").glob("*.json")):
-        data = _read_json(path)
-        missing = [key for key in CRAWL_KEYS if key not in data]
-        if missing:
-            raise BadStagedFile(f"{path}: missing {', '.join(missing)}")
+    for path, data in _staged_files(staging_dir / "crawl", CRAWL_KEYS):
         for key in CRAWL_KEYS[2:]:
             if not isinstance(data[key], list):
                 raise BadStagedFile(f"{path}: {key} must be a list, found {type(data[key]).__name__}")
         crawls.append(StagedFile(path, data))
     parses = []
-    for path in sorted((staging_dir / "parse").glob("*.json")):
-        data = _read_json(path)
-        missing = [key for key in PARSE_KEYS if key not in data]
-        if missing:
-            raise BadStagedFile(f"{path}: missing {', '.join(missing)}")
+    for path, data in _staged_files(staging_dir / "parse", PARSE_KEYS):
         if ("record" in data) == ("error" in data):
             raise BadStagedFile(f"{path}: needs exactly one of record and error")
         if data["sha256"] != path.stem:
