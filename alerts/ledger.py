@@ -93,10 +93,16 @@ def due(con, run_id: str, channel: str) -> list[Alert]:
 
 def record_attempt(con, alert_id: str, channel: str, error: str | None) -> None:
     """One delivery attempt; the first success also stamps the alert's sent_at."""
+    from load.warehouse import write_transaction
+
     at = now()
-    attempt = con.execute("SELECT coalesce(max(attempt), 0) + 1 FROM alert_deliveries WHERE alert_id = ? AND channel = ?",
-                          [alert_id, channel]).fetchone()[0]
-    con.execute("INSERT INTO alert_deliveries (alert_id, channel, attempt, status, error, attempted_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [alert_id, channel, attempt, "failed" if error else "sent", error, at])
-    if error is None:
-        con.execute("UPDATE alerts SET sent_at = ? WHERE alert_id = ? AND sent_at IS NULL", [at, alert_id])
+
+    def record(c) -> None:
+        attempt = c.execute("SELECT coalesce(max(attempt), 0) + 1 FROM alert_deliveries "
+                            "WHERE alert_id = ? AND channel = ?", [alert_id, channel]).fetchone()[0]
+        c.execute("INSERT INTO alert_deliveries (alert_id, channel, attempt, status, error, attempted_at) "
+                  "VALUES (?, ?, ?, ?, ?, ?)", [alert_id, channel, attempt, "failed" if error else "sent", error, at])
+        if error is None:
+            c.execute("UPDATE alerts SET sent_at = ? WHERE alert_id = ? AND sent_at IS NULL", [at, alert_id])
+
+    write_transaction(con, record, describe=f"recording a delivery of alert {alert_id}")

@@ -38,19 +38,16 @@ def send_alerts(con, run_id: str, channels, *, retry_delays=RETRY_DELAYS) -> dic
     every retry, the rest of its alerts this run are recorded as failed without trying, so a dead
     webhook costs one retry cycle, and all of them are due again next run.
     """
+    from load.warehouse import record_run_step, write_transaction
+
     started = time.monotonic()
     checked = con.execute("SELECT checked_at FROM runs WHERE run_id = ?", [run_id]).fetchone()
     if not checked or checked[0] is None:
         # Without this run's findings every open alert would look fixed.
         raise ValueError(f"run {run_id} has not been checked: run the quality checks before the alerts")
-    con.execute("BEGIN TRANSACTION")
-    try:
-        resolved = ledger.resolve_fixed(con, run_id)
-        opened = ledger.open_new(con, run_id)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    resolved, opened = write_transaction(
+        con, lambda c: (ledger.resolve_fixed(c, run_id), ledger.open_new(c, run_id)),
+        describe=f"opening and resolving the alerts of run {run_id}")
     for alert_id in resolved:
         log.info("alert %s resolved in run %s", alert_id, run_id)
     sent = failed = 0
@@ -69,8 +66,7 @@ def send_alerts(con, run_id: str, channels, *, retry_delays=RETRY_DELAYS) -> dic
             else:
                 sent += 1
     counts = {"opened": len(opened), "resolved": len(resolved), "sent": sent, "failed": failed}
-    from load.warehouse import record_run_step
-
-    record_run_step(con, run_id, "alert", seconds=round(time.monotonic() - started, 3),
-                    counts={"alerts_opened": len(opened), "alerts_resolved": len(resolved), "alerts_sent": sent})
+    write_transaction(con, lambda c: record_run_step(
+        c, run_id, "alert", seconds=round(time.monotonic() - started, 3),
+        counts={"alerts_opened": len(opened), "alerts_resolved": len(resolved), "alerts_sent": sent}))
     return counts

@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from load.schema import KEYS
 from load.views import VIEWS
 from load.warehouse import connect
 
@@ -48,7 +49,7 @@ def render_reference(con) -> str:
     for name, comment, sql in con.execute("""
             SELECT table_name, comment, sql FROM duckdb_tables()
             WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_oid""").fetchall():
-        key = _primary_key(con, name)
+        key = KEYS.get(name)
         lines += [f"### `{name}`", "", comment or "", ""]
         if key:
             lines += [f"Key: {', '.join(f'`{c}`' for c in key)}.", ""]
@@ -60,14 +61,6 @@ def render_reference(con) -> str:
         lines += [f"### `{view.name}`", "", comments.get(view.name) or "", ""]
         lines += _columns_table(con, view.name) + [""]
     return "\n".join(lines).rstrip() + "\n"
-
-
-def _primary_key(con, table: str) -> list[str]:
-    rows = con.execute("""
-        SELECT constraint_column_names FROM duckdb_constraints()
-        WHERE database_name = current_database() AND table_name = ? AND constraint_type = 'PRIMARY KEY'
-        """, [table]).fetchall()
-    return list(rows[0][0]) if rows else []
 
 
 def fresh_reference() -> str:

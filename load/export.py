@@ -1,7 +1,8 @@
 """Copies of the warehouse for readers: Parquet/CSV files, or a whole DuckDB file.
 
-DuckDB has one writer and, while it writes, no readers (see ``load.warehouse``). ``export``
-reads through a read-only connection, so it needs the pipeline to be idle; it writes one file per
+A DuckDB file has one writer and, while it writes, no readers (see ``load.backend``). ``export``
+reads through a read-only connection, so on a file it needs the pipeline to be idle (a DuckLake
+can be exported at any time, as of its latest commit); it writes one file per
 table or view: ``<name>.parquet`` or ``<name>.csv`` (UTF-8, header row; list and JSON columns as
 their text form). ``publish_copy`` is for the writer itself: at the end of a run it replaces a
 read-only copy of the whole database that analysts can open at any time, even during the next run.
@@ -12,14 +13,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from load.warehouse import connect
+from piawatch.errors import PiaWatchError
+
+from load.backend import Warehouse, open_lake
+from load.warehouse import WarehouseMissing, connect
 
 FORMATS = {"parquet": "(FORMAT parquet)", "csv": "(FORMAT csv, HEADER true)"}
 
 
-def open_read_only(db_path):
-    """A read-only connection: fails with WarehouseBusy while the pipeline writes."""
-    return connect(db_path, read_only=True)
+def open_read_only(warehouse):
+    """A read-only connection; for a DuckDB file it fails with WarehouseBusy while the pipeline writes."""
+    return connect(warehouse, read_only=True)
 
 
 def relations(con) -> list[str]:
@@ -33,14 +37,14 @@ def relations(con) -> list[str]:
     return [name for (name,) in rows]
 
 
-def export(db_path, out_dir, fmt: str = "parquet") -> list[Path]:
+def export(warehouse, out_dir, fmt: str = "parquet") -> list[Path]:
     """Write one file per table and view to ``out_dir``; return their paths."""
     if fmt not in FORMATS:
         raise ValueError(f"export format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    with open_read_only(db_path) as con:
+    with open_read_only(warehouse) as con:
         for name in relations(con):
             target = out / f"{name}.{fmt}"
             con.execute(f'COPY (SELECT * FROM "{name}") TO {_literal(target)} {FORMATS[fmt]}')
@@ -73,3 +77,26 @@ def publish_copy(db_path, target=None) -> Path:
             con.execute("DETACH published_copy")
     os.replace(partial, target)
     return target
+
+
+class LakeNotEmpty(PiaWatchError):
+    code = "lake_not_empty"
+
+
+def copy_into_lake(db_path, lake: Warehouse) -> None:
+    """Copy a DuckDB file warehouse, history and all, into a new, empty DuckLake.
+
+    The way to switch an existing deployment to the lake: afterwards the lake is at the file's
+    schema version and the pipeline carries on in it. The file must not be open for writing.
+    """
+    source = Path(db_path)
+    if not source.exists():
+        raise WarehouseMissing(f"no warehouse at {source}")
+    con = open_lake(lake)
+    try:
+        if con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()").fetchone()[0]:
+            raise LakeNotEmpty(f"the DuckLake {lake} already holds tables; copy into a new one")
+        con.execute(f"ATTACH {_literal(source)} AS copied_file (READ_ONLY)")
+        con.execute("COPY FROM DATABASE copied_file TO warehouse")
+    finally:
+        con.close()

@@ -6,6 +6,11 @@ refused, so every warehouse reaches the same schema by the same steps. The ``ass
 holds one typed column per field of ``transform.record.FIELDS``; ``assessment_columns()`` is that
 derivation, the test suite checks the migrated table against it, and ``python -m load.schema``
 prints the DDL to paste into a new migration when a field is added.
+
+Both warehouse backends (a DuckDB file, a DuckLake) run the same migrations, and DuckLake has no
+PRIMARY KEY, UNIQUE or CHECK constraints. So the migrations declare none: each table's key is in
+``KEYS`` and each closed set of values in ``ALLOWED_VALUES``, every writer upserts on those keys,
+and ``check_integrity`` runs before every write transaction commits, on either backend.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from load.backend import in_transaction
 from piawatch.errors import PiaWatchError
-from transform.record import FIELDS
+from transform.record import CHANGE_TIMINGS, FIELDS, FILE_SUBJECT_BANDS, KINDS
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -31,11 +37,87 @@ ASSESSMENT_KEY_COLUMNS = (
 )
 
 
+# Each table's key: the columns no two rows share, none of them null.
+KEYS = {
+    "schema_version": ("version",),
+    "municipalities": ("city_code",),
+    "sources": ("url",),
+    "documents": ("sha256", "city_code"),
+    "assessments": ("sha256", "city_code"),
+    "assessment_files": ("sha256", "city_code", "file_index"),
+    "file_outsourcing": ("sha256", "city_code", "file_index", "outsourcing_index"),
+    "risk_answers": ("sha256", "city_code", "answer_index"),
+    "change_rows": ("sha256", "city_code", "change_index"),
+    "fetch_log": ("run_id", "city_code", "seq"),
+    "failures": ("failure_id",),
+    "findings": ("finding_id",),
+    "alerts": ("alert_id",),
+    "alert_deliveries": ("alert_id", "channel", "attempt"),
+    "runs": ("run_id",),
+}
+
+SEVERITIES = ("error", "warning", "info")
+
+# Columns that hold one of a closed set of values (or null).
+ALLOWED_VALUES = {
+    ("documents", "kind"): KINDS,
+    **{("assessments", f.name): f.choices for f in FIELDS if f.choices},
+    ("assessment_files", "subject_band"): FILE_SUBJECT_BANDS,
+    ("change_rows", "timing"): CHANGE_TIMINGS,
+    ("findings", "severity"): SEVERITIES,
+    ("alerts", "severity"): SEVERITIES,
+    ("alerts", "status"): ("open", "resolved"),
+    ("alert_deliveries", "status"): ("sent", "failed"),
+    ("runs", "status"): ("running", "success", "failed"),
+}
+
+
+class IntegrityError(PiaWatchError):
+    """A write would leave two rows with one key, a null key, or a value outside its set."""
+
+    code = "integrity"
+
+
+def _integrity_query() -> str:
+    """Every rule in one query: on a lake, each query is also a round trip to the catalog."""
+    checks = []
+    for table, key in KEYS.items():
+        shown = ", ".join(f"coalesce(CAST({column} AS VARCHAR), 'null')" for column in key)
+        nulls = " OR ".join(f"{column} IS NULL" for column in key)
+        checks.append(f"(SELECT {len(checks)} AS rule, concat_ws(', ', {shown}) AS value, count(*) AS n "
+                      f"FROM {table} GROUP BY ALL HAVING count(*) > 1 OR {nulls} LIMIT 3)")
+    for (table, column), allowed in ALLOWED_VALUES.items():
+        choices = ", ".join(_quote(value) for value in allowed)
+        checks.append(f"(SELECT {len(checks)} AS rule, {column} AS value, count(*) AS n "
+                      f"FROM {table} WHERE {column} NOT IN ({choices}) GROUP BY ALL LIMIT 3)")
+    return "\nUNION ALL\n".join(checks)
+
+
+def _describe_violation(rule: int, value: str, count: int) -> str:
+    rules = list(KEYS.items())
+    if rule < len(rules):
+        table, key = rules[rule]
+        return f"{table}: {count} rows with key ({', '.join(key)}) = ({value})"
+    (table, column), allowed = list(ALLOWED_VALUES.items())[rule - len(rules)]
+    return f"{table}.{column} = {value!r}, not one of {', '.join(allowed)}"
+
+
+def integrity_violations(con) -> list[str]:
+    """What breaks ``KEYS`` or ``ALLOWED_VALUES`` in the warehouse ``con`` is connected to, as text."""
+    return [_describe_violation(*row) for row in con.execute(_integrity_query() + "\nORDER BY ALL").fetchall()]
+
+
+def check_integrity(con) -> None:
+    """Raise IntegrityError when the warehouse breaks a key or an allowed-values rule."""
+    problems = integrity_violations(con)
+    if problems:
+        raise IntegrityError("; ".join(problems))
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     sql_type: str
-    check: str | None
     comment: str
 
 
@@ -44,28 +126,23 @@ def _quote(text: str) -> str:
 
 
 def assessment_columns() -> list[Column]:
-    """The record fields as typed columns; enums get a CHECK listing the record module's choices."""
+    """The record fields as typed columns (an enum's choices are in ``ALLOWED_VALUES``)."""
     columns = []
     for field in FIELDS:
-        check = None
-        if field.choices:
-            check = f"CHECK ({field.name} IN ({', '.join(_quote(c) for c in field.choices)}))"
         description = field.description
         if len(field.kinds) < 3 and "only" not in description:
             description += f" ({'/'.join(field.kinds)} only)"
         unit = "date" if field.sql_type.startswith("DATE") else "—"
         comment = f"{field.label}: {description} | {unit} | parse staging record.{field.name}"
-        columns.append(Column(field.name, field.sql_type, check, comment))
+        columns.append(Column(field.name, field.sql_type, comment))
     return columns
 
 
 def render_assessments_ddl() -> str:
     """CREATE TABLE and COMMENT statements for `assessments`, as they belong in a migration."""
     lines = [f"    {name} {sql_type}," for name, sql_type, _ in ASSESSMENT_KEY_COLUMNS]
-    for column in assessment_columns():
-        check = f" {column.check}" if column.check else ""
-        lines.append(f"    {column.name} {column.sql_type}{check},")
-    lines.append("    PRIMARY KEY (sha256, city_code)")
+    lines += [f"    {column.name} {column.sql_type}," for column in assessment_columns()]
+    lines[-1] = lines[-1].rstrip(",")
     statements = ["CREATE TABLE assessments (\n" + "\n".join(lines) + "\n);",
                   "COMMENT ON TABLE assessments IS "
                   + _quote("one row per parsed document version (sha256) and city: every record field as a typed column")
@@ -110,7 +187,7 @@ class SchemaError(PiaWatchError):
 
 _BOOKKEEPING = """
 CREATE TABLE schema_version (
-    version INTEGER PRIMARY KEY,
+    version INTEGER NOT NULL,
     name VARCHAR NOT NULL,
     checksum VARCHAR NOT NULL,
     applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
@@ -135,7 +212,7 @@ def apply_migrations(con, directory: Path = MIGRATIONS_DIR) -> list[str]:
     exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
                          "AND schema_name = 'main' AND table_name = 'schema_version'").fetchone()[0]
     if not exists:
-        con.execute(_BOOKKEEPING)
+        in_transaction(con, lambda c: c.execute(_BOOKKEEPING))
     applied = {version: (name, checksum) for version, name, checksum
                in con.execute("SELECT version, name, checksum FROM schema_version").fetchall()}
     done = []
@@ -146,15 +223,13 @@ def apply_migrations(con, directory: Path = MIGRATIONS_DIR) -> list[str]:
                 raise SchemaError(f"migration {migration.name} was changed after it was applied "
                                   f"(as {name}); add a new numbered migration instead")
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute(migration.sql)
-            con.execute("INSERT INTO schema_version (version, name, checksum) VALUES (?, ?, ?)",
-                        [migration.version, migration.name, migration.checksum])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+
+        def apply(c, migration=migration):
+            c.execute(migration.sql)
+            c.execute("INSERT INTO schema_version (version, name, checksum) VALUES (?, ?, ?)",
+                      [migration.version, migration.name, migration.checksum])
+
+        in_transaction(con, apply)
         done.append(migration.name)
     return done
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from load.backend import backend_of, in_transaction
 from transform.record import FIELDS
 
 # Fields that cannot differ between two versions of one assessment, or always do.
@@ -192,19 +193,17 @@ def create_views(con) -> None:
     fingerprint = _fingerprint() + ":" + str(con.execute("SELECT max(version) FROM schema_version").fetchone()[0])
     if con.execute("SELECT count(*) FROM schema_views WHERE fingerprint = ?", [fingerprint]).fetchone()[0]:
         return
-    con.execute("BEGIN TRANSACTION")
-    try:
-        _replace_views(con, fingerprint)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    in_transaction(con, lambda c: _replace_views(c, fingerprint))
 
 
 def _replace_views(con, fingerprint: str) -> None:
+    # DuckLake keeps no comments on a view's columns; they are in this module and in the dictionary.
+    comments_view_columns = backend_of(con) != "ducklake"
     for view in VIEWS:
         con.execute(f"CREATE OR REPLACE VIEW {view.name} AS {view.sql}")
         con.execute(f"COMMENT ON VIEW {view.name} IS {_quote(view.comment)}")
+        if not comments_view_columns:
+            continue
         columns = [row[0] for row in con.execute(
             "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
             "AND schema_name = 'main' AND table_name = ? ORDER BY column_index", [view.name]).fetchall()]

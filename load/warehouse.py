@@ -29,7 +29,9 @@ from pathlib import Path
 import duckdb
 
 from load import staging
-from load.schema import apply_migrations
+from load.backend import (Warehouse, as_warehouse, in_transaction, mask_passwords, open_lake,
+                          retrying_conflicts)
+from load.schema import KEYS, IntegrityError, apply_migrations, check_integrity
 from load.staging import BadStagedFile, StagedRun
 from load.views import create_views
 from piawatch.errors import PiaWatchError
@@ -54,27 +56,65 @@ class OutOfOrderLoad(PiaWatchError):
     code = "out_of_order_load"
 
 
-def connect(db_path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse; a write connection first brings the schema and views up to date."""
-    path = Path(db_path)
+class WarehouseUnavailable(PiaWatchError):
+    """The DuckLake's catalog cannot be reached or read."""
+
+    code = "warehouse_unavailable"
+
+
+def connect(target, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse (a ``Warehouse``, or a DuckDB file's path).
+
+    A write connection first brings the schema and views up to date.
+    """
+    warehouse = as_warehouse(target)
+    con = _open_lake(warehouse, read_only) if warehouse.is_lake else _open_file(warehouse.path, read_only)
+    if not read_only:
+        try:
+            retrying_conflicts(lambda: (apply_migrations(con), create_views(con)),
+                               describe=f"migrating {warehouse}")
+        except Exception:
+            con.close()
+            raise
+    return con
+
+
+def _open_file(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     if read_only and not path.exists():
         raise WarehouseMissing(f"no warehouse at {path}: run the pipeline (piawatch run) first")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        return duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise WarehouseBusy(f"{path} is open for writing by another process (DuckDB has a single "
                                 f"writer); read an export or a copy, or wait for the pipeline") from exc
         raise
-    if not read_only:
-        try:
-            apply_migrations(con)
-            create_views(con)
-        except Exception:
-            con.close()
-            raise
+
+
+def _open_lake(warehouse: Warehouse, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        con = open_lake(warehouse, read_only)
+    except duckdb.Error as exc:
+        if read_only and "does not exist" in str(exc):
+            raise WarehouseMissing(f"the DuckLake {warehouse} holds no warehouse yet: run the pipeline first") from None
+        raise WarehouseUnavailable(f"cannot open the DuckLake {warehouse}: {mask_passwords(str(exc))}") from None
+    if read_only and not con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                                     "AND table_name = 'schema_version'").fetchone()[0]:
+        con.close()
+        raise WarehouseMissing(f"the DuckLake {warehouse} holds no warehouse yet: run the pipeline first")
     return con
+
+
+def write_transaction(con, work, *, describe: str = "write"):
+    """``work(con)`` in one transaction that commits only if the warehouse keeps its integrity.
+
+    ``check_integrity`` (keys and allowed values, which DuckLake cannot declare) runs before the
+    COMMIT. On a DuckLake, a COMMIT refused because another writer changed the same table first
+    is run again from the start, on the other writer's result.
+    """
+    return retrying_conflicts(lambda: in_transaction(con, work, before_commit=check_integrity),
+                              describe=describe)
 
 
 _ONE_ROW = re.compile(r"VALUES\s*(\([^()]*\))")
@@ -86,7 +126,7 @@ def _execute_many(con, sql: str, rows: list) -> None:
 
     DuckDB's executemany runs the statement once per row, which made loading the corpus slow;
     one multi-row VALUES list is one statement. Staged rows are de-duplicated before this, so no
-    key appears twice in one statement (ON CONFLICT would refuse that).
+    key appears twice in one statement (MERGE would refuse that).
     """
     match = _ONE_ROW.search(sql)
     if match is None:
@@ -96,6 +136,23 @@ def _execute_many(con, sql: str, rows: list) -> None:
         values = ", ".join([match.group(1)] * len(chunk))
         statement = sql[:match.start(1)] + values + sql[match.end(1):]
         con.execute(statement, [value for row in chunk for value in row])
+
+
+def merge_rows(con, table: str, columns: tuple[str, ...], rows: list, *, update: str | None) -> None:
+    """Upsert ``rows`` (tuples in ``columns`` order) on the table's key (``load.schema.KEYS``).
+
+    A new key is inserted; a key already there gets ``update``, a SET list that reads the new
+    values as ``staged.<column>`` and the old ones as ``<table>.<column>`` (None: left as it is).
+    MERGE rather than INSERT … ON CONFLICT, because DuckLake tables have no key constraints.
+    """
+    on = " AND ".join(f"{table}.{column} = staged.{column}" for column in KEYS[table])
+    when_matched = f"WHEN MATCHED THEN UPDATE SET {update} " if update else ""
+    _execute_many(con, f"""
+        MERGE INTO {table}
+        USING (VALUES ({', '.join('?' for _ in columns)})) AS staged ({', '.join(columns)})
+        ON {on}
+        {when_matched}WHEN NOT MATCHED THEN INSERT ({', '.join(columns)})
+            VALUES ({', '.join(f'staged.{column}' for column in columns)})""", rows)
 
 
 def _now() -> datetime:
@@ -112,10 +169,12 @@ _STEP_STAMPS = {"load": "loaded_at", "check": "checked_at", "alert": "alerted_at
 
 def record_run_start(con, run_id: str, *, started_at: datetime | None = None) -> None:
     """Open the run's row (status running); starting a run again keeps its first start time."""
-    con.execute("""
-        INSERT INTO runs (run_id, started_at, status) VALUES (?, ?, 'running')
-        ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL
-        """, [run_id, started_at or _now()])
+    merge_rows(con, "runs", ("run_id", "started_at", "status"), [(run_id, started_at or _now(), "running")],
+               update="status = 'running', finished_at = NULL, error = NULL")
+
+
+def _ensure_run(con, run_id: str) -> None:
+    merge_rows(con, "runs", ("run_id", "status"), [(run_id, "running")], update=None)
 
 
 def record_run_step(con, run_id: str, step: str, *, seconds: float | None = None,
@@ -132,7 +191,7 @@ def record_run_step(con, run_id: str, step: str, *, seconds: float | None = None
     unknown = sorted(set(counts) - set(RUN_COUNTS))
     if unknown:
         raise ValueError(f"unknown run counts {', '.join(unknown)}; expected some of {', '.join(RUN_COUNTS)}")
-    con.execute("INSERT INTO runs (run_id, status) VALUES (?, 'running') ON CONFLICT DO NOTHING", [run_id])
+    _ensure_run(con, run_id)
     assignments = {f"{step}_seconds": seconds, **counts}
     if step in _STEP_STAMPS:
         assignments[_STEP_STAMPS[step]] = _now()
@@ -146,7 +205,7 @@ def record_run_end(con, run_id: str, *, status: str = "success", error: str | No
                    finished_at: datetime | None = None) -> None:
     if status not in ("success", "failed"):
         raise ValueError(f"a run ends as success or failed, not {status!r}")
-    con.execute("INSERT INTO runs (run_id, status) VALUES (?, 'running') ON CONFLICT DO NOTHING", [run_id])
+    _ensure_run(con, run_id)
     con.execute("UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE run_id = ?",
                 [status, error, finished_at or _now(), run_id])
 
@@ -163,8 +222,10 @@ def _is_success(status) -> bool:
     return isinstance(status, int) and 200 <= status < 300
 
 
-def load_run(db_path, run_id: str, staging_dir, *, cities=None) -> dict:
+def load_run(warehouse, run_id: str, staging_dir, *, cities=None) -> dict:
     """Load everything staged for ``run_id`` in one transaction; return the run's counts.
+
+    ``warehouse`` is a ``load.backend.Warehouse`` or a DuckDB file's path.
 
     ``cities`` is the registry (``extract.registry.load_registry``): objects with ``code``,
     ``slug``, ``name``, ``prefecture``, ``demo`` and ``urls``; when given, ``municipalities`` is
@@ -172,23 +233,25 @@ def load_run(db_path, run_id: str, staging_dir, *, cities=None) -> dict:
     """
     started = time.monotonic()
     staged = staging.read_staged_run(Path(staging_dir))
-    with connect(db_path) as con:
-        con.execute("BEGIN TRANSACTION")
+
+    def load(con) -> dict:
+        _refuse_older_run(con, run_id, staged)
+        counts = {"cities": len(staged.crawls)}
+        if cities is not None:
+            _load_municipalities(con, run_id, cities)
+        counts["pages"] = _load_sources(con, run_id, staged)
+        counts.update(_load_documents(con, run_id, staged))
+        counts["assessments_loaded"] = _load_assessments(con, run_id, staged)
+        counts["fetches"] = _load_fetch_log(con, run_id, staged)
+        counts.update(_load_failures(con, run_id, staged))
+        record_run_step(con, run_id, "load", seconds=round(time.monotonic() - started, 3), counts=counts)
+        return counts
+
+    with connect(warehouse) as con:
         try:
-            _refuse_older_run(con, run_id, staged)
-            counts = {"cities": len(staged.crawls)}
-            if cities is not None:
-                _load_municipalities(con, run_id, cities)
-            counts["pages"] = _load_sources(con, run_id, staged)
-            counts.update(_load_documents(con, run_id, staged))
-            counts["assessments_loaded"] = _load_assessments(con, run_id, staged)
-            counts["fetches"] = _load_fetch_log(con, run_id, staged)
-            counts.update(_load_failures(con, run_id, staged))
-            record_run_step(con, run_id, "load", seconds=round(time.monotonic() - started, 3), counts=counts)
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+            counts = write_transaction(con, load, describe=f"loading run {run_id}")
+        except IntegrityError as exc:
+            raise BadStagedFile(f"run {run_id} would break the warehouse's keys or allowed values: {exc}") from exc
     log.info("loaded run %s: %s", run_id, counts)
     return counts
 
@@ -210,13 +273,11 @@ def _refuse_older_run(con, run_id: str, staged: StagedRun) -> None:
 def _load_municipalities(con, run_id: str, cities) -> None:
     rows = {c.code: (c.code, c.slug, c.name, c.prefecture, bool(c.demo), list(c.urls), run_id, run_id)
             for c in cities}
-    _execute_many(con, """
-        INSERT INTO municipalities (city_code, slug, name, prefecture, demo, urls, first_seen_run, last_seen_run)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (city_code) DO UPDATE SET slug = excluded.slug, name = excluded.name,
-            prefecture = excluded.prefecture, demo = excluded.demo, urls = excluded.urls,
-            last_seen_run = excluded.last_seen_run
-        """, list(rows.values()))
+    merge_rows(con, "municipalities",
+               ("city_code", "slug", "name", "prefecture", "demo", "urls", "first_seen_run", "last_seen_run"),
+               list(rows.values()),
+               update="slug = staged.slug, name = staged.name, prefecture = staged.prefecture, demo = staged.demo, "
+                      "urls = staged.urls, last_seen_run = staged.last_seen_run")
 
 
 def _load_sources(con, run_id: str, staged: StagedRun) -> int:
@@ -237,13 +298,12 @@ def _load_sources(con, run_id: str, staged: StagedRun) -> int:
                           staging.as_int(page.get("status"), f"{where}.status"),
                           run_id, run_id, crawled_at, crawled_at)
             count += 1
-    _execute_many(con, """
-        INSERT INTO sources (url, city_code, entry_page, found_on, encoding, last_status,
-                             first_seen_run, last_seen_run, first_seen_at, last_seen_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (url) DO UPDATE SET encoding = excluded.encoding, last_status = excluded.last_status,
-            last_seen_run = excluded.last_seen_run, last_seen_at = excluded.last_seen_at
-        """, list(pages.values()))
+    merge_rows(con, "sources",
+               ("url", "city_code", "entry_page", "found_on", "encoding", "last_status",
+                "first_seen_run", "last_seen_run", "first_seen_at", "last_seen_at"),
+               list(pages.values()),
+               update="encoding = staged.encoding, last_status = staged.last_status, "
+                      "last_seen_run = staged.last_seen_run, last_seen_at = staged.last_seen_at")
     return count
 
 
@@ -283,16 +343,16 @@ def _staged_documents(staged: StagedRun) -> dict[tuple[str, str], dict]:
 
 def _load_documents(con, run_id: str, staged: StagedRun) -> dict:
     documents = _staged_documents(staged)
-    _execute_many(con, """
-        INSERT INTO documents (sha256, city_code, url, last_url, bytes, link_text, found_on, content_type,
-                               etag, last_modified, first_seen_run, last_seen_run, first_seen_at, last_seen_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (sha256, city_code) DO UPDATE SET last_url = excluded.last_url,
-            content_type = excluded.content_type, etag = excluded.etag, last_modified = excluded.last_modified,
-            last_seen_run = excluded.last_seen_run, last_seen_at = excluded.last_seen_at
-        """, [(sha, city, d["url"], d["last_url"], d["bytes"], d["link_text"], d["found_on"], d["content_type"],
-               d["etag"], d["last_modified"], run_id, run_id, d["first_seen_at"], d["last_seen_at"])
-              for (sha, city), d in documents.items()])
+    rows = [(sha, city, d["url"], d["last_url"], d["bytes"], d["link_text"], d["found_on"], d["content_type"],
+             d["etag"], d["last_modified"], run_id, run_id, d["first_seen_at"], d["last_seen_at"])
+            for (sha, city), d in documents.items()]
+    merge_rows(con, "documents",
+               ("sha256", "city_code", "url", "last_url", "bytes", "link_text", "found_on", "content_type",
+                "etag", "last_modified", "first_seen_run", "last_seen_run", "first_seen_at", "last_seen_at"),
+               rows,
+               update="last_url = staged.last_url, content_type = staged.content_type, etag = staged.etag, "
+                      "last_modified = staged.last_modified, last_seen_run = staged.last_seen_run, "
+                      "last_seen_at = staged.last_seen_at")
     new = con.execute("SELECT count(*) FROM documents WHERE first_seen_run = ?", [run_id]).fetchone()[0]
     return {"documents_seen": len(documents), "documents_new": new}
 
@@ -386,15 +446,10 @@ def _load_fetch_log(con, run_id: str, staged: StagedRun) -> int:
                          staging.as_bool(fetch.get("not_modified"), f"{where}.not_modified"),
                          staging.as_text(fetch.get("error"), f"{where}.error"),
                          staging.as_timestamp(fetch.get("fetched_at"), f"{where}.fetched_at")))
-    _execute_many(con, """
-        INSERT INTO fetch_log (run_id, city_code, seq, url, method, status, bytes, sha256, elapsed_ms,
-                               conditional, not_modified, error, fetched_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (run_id, city_code, seq) DO UPDATE SET url = excluded.url, method = excluded.method,
-            status = excluded.status, bytes = excluded.bytes, sha256 = excluded.sha256,
-            elapsed_ms = excluded.elapsed_ms, conditional = excluded.conditional,
-            not_modified = excluded.not_modified, error = excluded.error, fetched_at = excluded.fetched_at
-        """, rows)
+    columns = ("run_id", "city_code", "seq", "url", "method", "status", "bytes", "sha256", "elapsed_ms",
+               "conditional", "not_modified", "error", "fetched_at")
+    merge_rows(con, "fetch_log", columns, rows,
+               update=", ".join(f"{column} = staged.{column}" for column in columns[3:]))
     return len(rows)
 
 
@@ -445,16 +500,15 @@ def _succeeded(staged: StagedRun) -> tuple[list[str], list[str], list[str]]:
 
 def _load_failures(con, run_id: str, staged: StagedRun) -> dict:
     failures = _staged_failures(con, staged)
-    _execute_many(con, """
-        INSERT INTO failures (failure_id, run_id, stage, city_code, url, sha256, code, reason,
-                              first_seen_run, last_seen_run, occurrences, resolved, resolved_run)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, false, NULL)
-        ON CONFLICT (failure_id) DO UPDATE SET run_id = excluded.run_id, code = excluded.code,
-            reason = excluded.reason, url = coalesce(excluded.url, failures.url),
-            occurrences = failures.occurrences
-                + CASE WHEN failures.last_seen_run = excluded.last_seen_run THEN 0 ELSE 1 END,
-            last_seen_run = excluded.last_seen_run, resolved = false, resolved_run = NULL
-        """, [(fid, run_id, *row, run_id, run_id) for fid, row in failures.items()])
+    merge_rows(con, "failures",
+               ("failure_id", "run_id", "stage", "city_code", "url", "sha256", "code", "reason",
+                "first_seen_run", "last_seen_run", "occurrences", "resolved", "resolved_run"),
+               [(fid, run_id, *row, run_id, run_id, 1, False, None) for fid, row in failures.items()],
+               update="run_id = staged.run_id, code = staged.code, reason = staged.reason, "
+                      "url = coalesce(staged.url, failures.url), "
+                      "occurrences = failures.occurrences "
+                      "+ CASE WHEN failures.last_seen_run = staged.last_seen_run THEN 0 ELSE 1 END, "
+                      "last_seen_run = staged.last_seen_run, resolved = false, resolved_run = NULL")
     urls, cities, shas = _succeeded(staged)
     con.execute("""
         UPDATE failures SET resolved = true, resolved_run = ?, run_id = ?

@@ -21,10 +21,14 @@ examples:
   piawatch run --demo            crawl, parse, load, check and alert without Airflow
   piawatch report                summary of the last run
   piawatch export out/ --format parquet
+  piawatch migrate               create the warehouse, or bring its schema up to date
+  piawatch migrate --copy-from data/warehouse/piawatch.duckdb   move a file warehouse into a DuckLake
   piawatch demo run              what `make run` does: the nightly DAG on the demo websites
 
 configuration (environment): PIAWATCH_DATA_DIR (default ./data), PIAWATCH_REGISTRY
-(default config/cities.yaml), PIAWATCH_ALERT_WEBHOOK_URL, PIAWATCH_SMTP_URL, PIAWATCH_CONTACT.
+(default config/cities.yaml), PIAWATCH_WAREHOUSE (a DuckDB file, default
+$PIAWATCH_DATA_DIR/warehouse/piawatch.duckdb, or ducklake:postgres:<libpq settings>),
+PIAWATCH_LAKE_DATA_PATH, PIAWATCH_ALERT_WEBHOOK_URL, PIAWATCH_SMTP_URL, PIAWATCH_CONTACT.
 """
 
 
@@ -117,8 +121,30 @@ def cmd_export(args) -> int:
     from load.export import export
     from piawatch.settings import load_settings
 
-    for path in export(load_settings().warehouse_path, Path(args.out_dir), fmt=args.format):
+    for path in export(load_settings().warehouse, Path(args.out_dir), fmt=args.format):
         print(path)
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    from load.backend import create_catalog_database
+    from load.warehouse import connect
+    from piawatch.settings import load_settings
+
+    warehouse = load_settings().warehouse
+    if create_catalog_database(warehouse):
+        print(f"created the catalog database of {warehouse}")
+    if args.copy_from:
+        from load.export import copy_into_lake
+
+        if not warehouse.is_lake:
+            raise PiaWatchError("--copy-from copies a DuckDB file into a DuckLake: set PIAWATCH_WAREHOUSE=ducklake:…")
+        copy_into_lake(args.copy_from, warehouse)
+        print(f"copied {args.copy_from} into {warehouse}")
+    with connect(warehouse) as con:
+        version, name = con.execute(
+            "SELECT version, name FROM schema_version ORDER BY version DESC LIMIT 1").fetchone()
+    print(f"{warehouse.backend} warehouse {warehouse} is at schema version {version} ({name})")
     return 0
 
 
@@ -191,9 +217,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("export", cmd_export, "export every warehouse table and view to Parquet or CSV",
             "Write one file per table and view of the warehouse to OUT_DIR, for people who do not "
-            "use DuckDB. Needs the warehouse not to be open for writing (DuckDB has one writer).")
+            "use DuckDB. A DuckDB file must not be open for writing (it has one writer); a DuckLake "
+            "is exported as of its latest commit, also while the pipeline writes.")
     p.add_argument("out_dir", metavar="OUT_DIR")
     p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+
+    p = add("migrate", cmd_migrate, "create the warehouse or bring its schema up to date",
+        "Create the warehouse named by $PIAWATCH_WAREHOUSE (a DuckDB file, by default "
+        "data/warehouse/piawatch.duckdb, or a ducklake: catalog), apply the migrations it lacks and "
+        "re-create the views. For a DuckLake with a PostgreSQL catalog, the catalog database is "
+        "created first if missing. The pipeline does this by itself; run it to set a warehouse up "
+        "before the first run, or after an upgrade.")
+    p.add_argument("--copy-from", metavar="DUCKDB_FILE", type=Path,
+                   help="first copy this DuckDB file warehouse, history and all, into the new, empty "
+                        "DuckLake (switching an existing deployment to the lake)")
 
     demo = sub.add_parser("demo", help="the bundled demo municipal websites",
                           description="The bundled demo: 8 municipal websites on 127.0.0.1.")

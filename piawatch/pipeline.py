@@ -168,12 +168,12 @@ def _run_started_at(settings: Settings, run_id: str) -> datetime | None:
 def load_step(settings: Settings, run_id: str) -> dict:
     """The single writer: load everything staged for the run in one transaction."""
     from extract.registry import load_registry
-    from load.warehouse import connect, load_run, record_run_start
+    from load.warehouse import connect, load_run, record_run_start, write_transaction
 
-    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    with connect(settings.warehouse_path) as con:
-        record_run_start(con, run_id, started_at=_run_started_at(settings, run_id))
-    return load_run(settings.warehouse_path, run_id, settings.run_staging_dir(run_id),
+    started_at = _run_started_at(settings, run_id)
+    with connect(settings.warehouse) as con:
+        write_transaction(con, lambda c: record_run_start(c, run_id, started_at=started_at))
+    return load_run(settings.warehouse, run_id, settings.run_staging_dir(run_id),
                     cities=load_registry(settings.registry_path))
 
 
@@ -182,7 +182,7 @@ def check_step(settings: Settings, run_id: str, *, today=None) -> dict:
     from quality import check_warehouse
 
     docs_dir = settings.reports_dir / run_id / "data-docs"
-    with connect(settings.warehouse_path) as con:
+    with connect(settings.warehouse) as con:
         return check_warehouse(con, run_id, today=today, data_docs_dir=docs_dir)
 
 
@@ -190,18 +190,20 @@ def alert_step(settings: Settings, run_id: str) -> dict:
     from alerts import channels_from_environment, send_alerts
     from load.warehouse import connect
 
-    with connect(settings.warehouse_path) as con:
+    with connect(settings.warehouse) as con:
         return send_alerts(con, run_id, channels_from_environment())
 
 
 def finish_step(settings: Settings, run_id: str) -> None:
-    """Close the run's row and publish the read-only copy analysts query while the next run writes."""
+    """Close the run's row; for a DuckDB file, publish the copy analysts read while the next run
+    writes (a DuckLake needs none: readers query it directly while it is written)."""
     from load.export import publish_copy
-    from load.warehouse import connect, record_run_end
+    from load.warehouse import connect, record_run_end, write_transaction
 
-    with connect(settings.warehouse_path) as con:
-        record_run_end(con, run_id, status="success")
-    publish_copy(settings.warehouse_path)
+    with connect(settings.warehouse) as con:
+        write_transaction(con, lambda c: record_run_end(c, run_id, status="success"))
+    if not settings.warehouse.is_lake:
+        publish_copy(settings.warehouse.path)
 
 
 def report_step(settings: Settings, run_id: str | None = None) -> str:

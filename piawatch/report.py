@@ -17,14 +17,12 @@ def run_summary(settings: Settings, run_id: str | None = None) -> tuple[str, str
     """(summary text, run id) for ``run_id`` or the latest run."""
     from load.export import open_read_only
 
-    if not settings.warehouse_path.exists():
-        raise PiaWatchError(f"no warehouse at {settings.warehouse_path}: run `piawatch run` or `make run` first")
-    con = open_read_only(settings.warehouse_path)
+    con = open_read_only(settings.warehouse)
     try:
         run_id = run_id or _latest_run_id(con)
         run = con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id]).fetchone()
         if run is None:
-            raise PiaWatchError(f"no run {run_id!r} in {settings.warehouse_path}")
+            raise PiaWatchError(f"no run {run_id!r} in {settings.warehouse}")
         run = dict(zip([d[0] for d in con.description], run))
         findings = con.execute("""
             SELECT rule, severity, count(*) FROM findings WHERE last_seen_run = ?
@@ -58,7 +56,7 @@ def run_summary(settings: Settings, run_id: str | None = None) -> tuple[str, str
         lines.append("  open failures (retried next run)")
         lines += [f"    {stage:8} {code:24} {n}" for stage, code, n in failures]
     lines += [
-        f"  warehouse            {settings.warehouse_path}",
+        f"  warehouse            {settings.warehouse}",
         f"  reports              {settings.reports_dir / run_id}",
     ]
     data_docs = settings.reports_dir / run_id / "data-docs" / "index.html"

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from load.backend import Warehouse, warehouse_from
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -43,8 +45,9 @@ class Settings:
         return self.staging_dir / run_id
 
     @property
-    def warehouse_path(self) -> Path:
-        return Path(os.environ.get("PIAWATCH_WAREHOUSE", self.data_dir / "warehouse" / "piawatch.duckdb"))
+    def warehouse(self) -> Warehouse:
+        """PIAWATCH_WAREHOUSE: a DuckDB file (default data/warehouse/piawatch.duckdb) or a DuckLake."""
+        return warehouse_from(os.environ, self.data_dir)
 
     @property
     def reports_dir(self) -> Path:

@@ -75,17 +75,13 @@ def latest_records(con) -> tuple[list[dict], list[dict]]:
     return records, documents
 
 
-UPSERT_FINDING = """
-INSERT INTO findings (finding_id, run_id, sha256, city_code, rule, family, severity, message, source,
-                      organization, assessment_number, title, evidence, finding_key,
-                      first_seen_run, last_seen_run)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (finding_id) DO UPDATE SET
-    run_id = excluded.run_id, severity = excluded.severity, message = excluded.message,
-    source = excluded.source, organization = excluded.organization,
-    assessment_number = excluded.assessment_number, title = excluded.title,
-    evidence = excluded.evidence, last_seen_run = excluded.last_seen_run
-"""
+FINDING_COLUMNS = ("finding_id", "run_id", "sha256", "city_code", "rule", "family", "severity", "message",
+                   "source", "organization", "assessment_number", "title", "evidence", "finding_key",
+                   "first_seen_run", "last_seen_run")
+# A finding seen again keeps what identifies it and its first_seen_run; the rest is this run's.
+FINDING_UPDATE = ", ".join(f"{column} = staged.{column}" for column in (
+    "run_id", "severity", "message", "source", "organization", "assessment_number", "title", "evidence",
+    "last_seen_run"))
 
 
 def check_warehouse(con, run_id: str, *, today: date | None = None,
@@ -95,26 +91,25 @@ def check_warehouse(con, run_id: str, *, today: date | None = None,
     Re-running the same run is harmless: a finding's id is fixed by document, rule and key, and
     its first_seen_run is kept. A finding not seen again keeps its old last_seen_run (closed).
     """
-    from load.warehouse import record_run_step
+    from load.warehouse import merge_rows, record_run_step, write_transaction
 
     started = time.monotonic()
     records, documents = latest_records(con)
     findings, docs_index = _findings(records, documents, today, data_docs_dir)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for f in findings:
-            con.execute(UPSERT_FINDING, [
-                f["finding_id"], run_id, f["sha256"], f["city_code"], f["rule"], f["family"],
-                f["severity"], f["message"], f["source"], f["organization"], f["assessment_number"],
-                f["title"], json.dumps(f["evidence"], ensure_ascii=False, default=str), f["key"],
-                run_id, run_id])
+    rows = [(f["finding_id"], run_id, f["sha256"], f["city_code"], f["rule"], f["family"], f["severity"],
+             f["message"], f["source"], f["organization"], f["assessment_number"], f["title"],
+             json.dumps(f["evidence"], ensure_ascii=False, default=str), f["key"], run_id, run_id)
+            for f in findings]
+    # A finding's id names the PDF's bytes, not the city: a PDF two cities link is one finding.
+    rows = list({row[0]: row for row in rows}.values())
+
+    def write(con) -> None:
+        merge_rows(con, "findings", FINDING_COLUMNS, rows, update=FINDING_UPDATE)
         # checked_at marks this run's findings as the current ones (the open_findings view).
         record_run_step(con, run_id, "check", seconds=round(time.monotonic() - started, 3),
                         counts={"findings": len(findings)})
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+
+    write_transaction(con, write, describe=f"writing the findings of run {run_id}")
     return {
         "run_id": run_id,
         "documents": len(records),

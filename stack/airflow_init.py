@@ -1,7 +1,8 @@
 """One-time set-up of an Airflow metadata DB for the stack (compose's airflow-init, `make stack`).
 
-Runs ``INIT_COMMANDS`` (migrate the DB, create the warehouse pool) and writes the admin
-password the simple auth manager reads, from ``PIAWATCH_ADMIN_PASSWORD``. Idempotent.
+Runs ``INIT_COMMANDS`` (migrate the Airflow DB, create the warehouse pool, create or migrate the
+PIA Watch warehouse) and writes the admin password the simple auth manager reads, from
+``PIAWATCH_ADMIN_PASSWORD``. Idempotent.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def initialise(environ: dict[str, str], log=None) -> None:
     for command in INIT_COMMANDS:
         subprocess.run([airflow_executable(), *command], env=environ, check=True,
                        stdout=log, stderr=subprocess.STDOUT if log else None)
+    # Migrated once here, so the first night's tasks do not all race to create the schema.
+    subprocess.run([sys.executable, "-m", "piawatch.cli", "migrate"], env=environ, check=True,
+                   stdout=log, stderr=subprocess.STDOUT if log else None)
     write_admin_password(environ)
 
 

@@ -28,6 +28,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from load.backend import Warehouse, warehouse_from
 from piawatch.errors import ConfigError, PiaWatchError
 from piawatch.settings import PROJECT_ROOT, load_settings
 from stack.airflow_init import ADMIN_USER, airflow_executable, initialise
@@ -111,6 +112,11 @@ class Stack:
     @property
     def admin_password(self) -> str:
         return self.environ["PIAWATCH_ADMIN_PASSWORD"]
+
+    @property
+    def warehouse(self) -> Warehouse:
+        """The warehouse the stack's tasks write (stack/airflow.env: a DuckLake by default)."""
+        return warehouse_from(self.environ, self.paths.data_dir)
 
 
 # --- processes, recorded and stopped by pid --------------------------------------------------
@@ -483,6 +489,7 @@ def describe(stack: Stack) -> str:
         f"Celery workers: {', '.join(stack.workers)}   PostgreSQL {HOST}:{stack.postgres_port}   "
         f"Redis {HOST}:{stack.redis_port}",
         f"pids: {stack.paths.run}/   logs: {stack.paths.logs}/",
+        f"warehouse ({stack.warehouse.backend}): {stack.warehouse}",
     ]
     if recorded_pid(stack.paths, "demo-server"):
         lines.append(f"demo websites: {stack.environ['PIAWATCH_DEMO_URL']}/")

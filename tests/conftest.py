@@ -117,3 +117,58 @@ def specs(corpus):
     from demo.sites.site import load_specs
 
     return load_specs(corpus)
+
+
+class PostgresServer:
+    """A private PostgreSQL cluster on 127.0.0.1, started the way ``make stack`` starts its own."""
+
+    password = "lake-test-password"
+
+    def __init__(self, root: Path):
+        from stack.native import StackPaths, free_port, start_postgres
+
+        self.root = root
+        self.port = free_port()
+        start_postgres(StackPaths(root), self.port, self.password)
+        self._databases = 0
+
+    def new_lake(self, data_path: Path):
+        """A Warehouse on a new, empty DuckLake: its catalog a fresh database of this server."""
+        import psycopg2
+
+        from load.backend import Warehouse
+
+        self._databases += 1
+        name = f"lake_{self._databases}"
+        connection = psycopg2.connect(host="127.0.0.1", port=self.port, user="airflow",
+                                      password=self.password, dbname="postgres")
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute(f"CREATE DATABASE {name}")
+        finally:
+            connection.close()
+        location = (f"ducklake:postgres:dbname={name} host=127.0.0.1 port={self.port} user=airflow "
+                    f"password={self.password}")
+        return Warehouse(location, data_path)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """PostgreSQL for DuckLake catalogs, shared by the session and stopped by pid at its end."""
+    from stack.native import stop
+
+    # As root, PostgreSQL runs as the postgres user, who cannot enter pytest's 0700 tmp dirs.
+    root = Path(tempfile.mkdtemp(prefix="piawatch-postgres-"))
+    root.chmod(0o755)
+    try:
+        yield PostgresServer(root)
+    finally:
+        stop(root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def lake(postgres, tmp_path):
+    """A new, empty DuckLake warehouse (PostgreSQL catalog, Parquet files under tmp_path)."""
+    return postgres.new_lake(tmp_path / "lake")

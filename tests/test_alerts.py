@@ -129,6 +129,6 @@ def test_a_failed_channel_is_retried_next_run_without_resending_the_others(night
 
 
 def test_alerts_need_a_checked_run(settings):
-    with connect(settings.warehouse_path) as con:
+    with connect(settings.warehouse) as con:
         with pytest.raises(ValueError, match="has not been checked"):
             send_alerts(con, "never-checked", [LogChannel()])

@@ -19,6 +19,18 @@ def warehouse(tmp_path_factory):
     return build_warehouse(tmp_path_factory.mktemp("dictionary") / "data")
 
 
+@pytest.fixture(scope="module")
+def lake_warehouse(tmp_path_factory, postgres):
+    data = tmp_path_factory.mktemp("dictionary-lake") / "data"
+    return build_warehouse(data, postgres.new_lake(data / "lake"))
+
+
+@pytest.fixture(params=["duckdb", "ducklake"])
+def any_warehouse(request):
+    """The realistic warehouse on each backend."""
+    return request.getfixturevalue("warehouse" if request.param == "duckdb" else "lake_warehouse")
+
+
 def test_the_generated_reference_is_current():
     generated = TEXT.split(BEGIN, 1)[1].split(END, 1)[0].strip()
     assert generated == fresh_reference().strip(), "run: python -m load.dictionary"
@@ -44,10 +56,19 @@ def test_there_are_at_least_ten_example_questions():
 
 
 @pytest.mark.parametrize("sql", EXAMPLES, ids=[f"example-{i}" for i in range(1, len(EXAMPLES) + 1)])
-def test_example_query_answers_on_realistic_data(warehouse, sql):
-    with connect(warehouse, read_only=True) as con:
+def test_example_query_answers_on_realistic_data(any_warehouse, sql):
+    with connect(any_warehouse, read_only=True) as con:
         rows = con.execute(sql).fetchall()
     assert rows, "the example returns nothing on the realistic warehouse: fix the query or the fixtures"
+
+
+@pytest.mark.parametrize("sql", EXAMPLES, ids=[f"example-{i}" for i in range(1, len(EXAMPLES) + 1)])
+def test_example_query_gives_the_same_answer_on_both_backends(warehouse, lake_warehouse, sql):
+    answers = []
+    for target in (warehouse, lake_warehouse):
+        with connect(target, read_only=True) as con:
+            answers.append(con.execute(sql).fetchall())
+    assert answers[0] == answers[1]
 
 
 def test_the_planted_threshold_contradiction_is_what_example_3_finds(warehouse):

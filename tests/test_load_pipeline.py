@@ -13,7 +13,7 @@ def test_load_step_loads_the_staged_run_and_the_registry(settings):
     counts = load_step(settings, RUN_1)
     assert counts["documents_new"] == 8 and counts["assessments_loaded"] == 7
     registry = load_registry(settings.registry_path)
-    with connect(settings.warehouse_path, read_only=True) as con:
+    with connect(settings.warehouse, read_only=True) as con:
         municipalities = con.execute("SELECT city_code, name, prefecture, demo, urls FROM municipalities "
                                      "ORDER BY city_code").fetchall()
         summary = con.execute("SELECT name, full_documents, open_failures FROM city_summary "

@@ -85,7 +85,7 @@ def stage_run(settings, run_id: str, fetched_at: datetime, documents: list[tuple
                      "elapsed_ms": 15, "conditional": False, "not_modified": False, "error": None,
                      "fetched_at": fetched_at.isoformat()} for url in (TOYOHASHI.urls[0], *(d["url"] for d in staged_docs))],
         "documents": staged_docs, "failures": []}, ensure_ascii=False))
-    load_run(settings.warehouse_path, run_id, run_dir, cities=[TOYOHASHI])
+    load_run(settings.warehouse, run_id, run_dir, cities=[TOYOHASHI])
     return run_id
 
 
@@ -105,18 +105,18 @@ class Nightly:
         return stage_run(self.settings, f"run{self.runs}", self.day, documents)
 
     def check(self, run_id: str, **kwargs) -> dict:
-        with connect(self.settings.warehouse_path) as con:
+        with connect(self.settings.warehouse) as con:
             return check_warehouse(con, run_id, today=TODAY, **kwargs)
 
     def run(self, documents, channels):
         """Load, check and alert: (check counts, alert counts)."""
         run_id = self.load(documents)
-        with connect(self.settings.warehouse_path) as con:
+        with connect(self.settings.warehouse) as con:
             checked = check_warehouse(con, run_id, today=TODAY)
             return checked, send_alerts(con, run_id, channels, retry_delays=self.alert_retry_delays)
 
     def query(self, sql, params=()):
-        with connect(self.settings.warehouse_path) as con:
+        with connect(self.settings.warehouse) as con:
             return con.execute(sql, list(params)).fetchall()
 
 
@@ -164,7 +164,7 @@ def test_warehouse_and_records_give_the_same_findings(nightly):
     """One implementation: the warehouse's rows, turned back into records, are checked like parser output."""
     documents = [(BASIC_URL, toyohashi_basic("300k_plus")), (FULL_URL, toyohashi_full())]
     nightly.check(nightly.load(documents))
-    with connect(nightly.settings.warehouse_path) as con:
+    with connect(nightly.settings.warehouse) as con:
         records, provenance = latest_records(con)
     from_files = check_records(records, sources=[p["source"] for p in provenance], today=TODAY)
     in_warehouse = nightly.query("SELECT finding_id, rule, message FROM findings ORDER BY finding_id")

@@ -14,11 +14,13 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from load.warehouse import connect
 from stack.api import AirflowAPI, AirflowAPIError
 from stack.memory import PeakSampler
 from stack.native import (DEMO_OVERRIDES, POSTGRES_BIN, StackPaths, api_client, is_running, kill_process,
@@ -189,10 +191,8 @@ def test_mapped_tasks_run_on_the_celery_workers(stack, api):
     assert api.xcom("stack_probe_mapped", run_id, "total") == sum(i * i for i in range(6))
 
 
-def _warehouse_contents(warehouse: Path) -> dict[str, list[tuple]]:
-    import duckdb
-
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+def _warehouse_contents(warehouse) -> dict[str, list[tuple]]:
+    with connect(warehouse, read_only=True) as con:
         return {
             "assessments": con.execute(
                 "SELECT sha256, city_code, kind, assessment_number, title, organization, published_on "
@@ -200,6 +200,32 @@ def _warehouse_contents(warehouse: Path) -> dict[str, list[tuple]]:
             "findings": con.execute(
                 "SELECT finding_id, sha256, rule, severity, message FROM findings ORDER BY ALL").fetchall(),
         }
+
+
+class AnalystReading(threading.Thread):
+    """An analyst querying the warehouse over and over while the pipeline writes it."""
+
+    def __init__(self, warehouse):
+        super().__init__(daemon=True)
+        self.warehouse, self.counts, self.errors = warehouse, [], []
+        self._stop_reading = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_reading.is_set():
+            try:
+                with connect(self.warehouse, read_only=True) as con:
+                    self.counts.append(con.execute("SELECT count(*) FROM latest_assessments").fetchone()[0])
+            except Exception as exc:  # every failure is reported by the test, none is expected
+                self.errors.append(repr(exc))
+            self._stop_reading.wait(1.0)
+
+    def __enter__(self) -> AnalystReading:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop_reading.set()
+        self.join()
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +242,8 @@ def in_process_warehouse(stack_dir, demo_site) -> Path:
 
 def test_the_nightly_dag_runs_on_the_stack_like_it_runs_in_process(stack, api, webhook_receiver_module,
                                                                   in_process_warehouse):
-    with PeakSampler(lambda: stack_memory_bytes(stack.paths)) as memory:
+    assert stack.warehouse.backend == "ducklake"
+    with PeakSampler(lambda: stack_memory_bytes(stack.paths)) as memory, AnalystReading(stack.warehouse) as analyst:
         run_id = api.trigger(NIGHTLY, {"demo": True, "cities": NIGHTLY_CITIES})
         assert _wait_for_success(api, NIGHTLY, run_id, timeout=600)
     tasks = api.task_instances(NIGHTLY, run_id)
@@ -234,9 +261,13 @@ def test_the_nightly_dag_runs_on_the_stack_like_it_runs_in_process(stack, api, w
     broken = {entry["sha256"][:12]: entry["error"]["reason"] for entry in staged
               if entry.get("error", {}).get("code") in ("parser_crash", "parse_limit")}
     assert not broken, f"the parser failed on the Celery workers: {broken}"
-    on_stack = _warehouse_contents(stack.paths.data_dir / "warehouse" / "piawatch.duckdb")
+    # The DuckLake the workers wrote holds what the DuckDB file of the in-process run holds.
+    on_stack = _warehouse_contents(stack.warehouse)
     assert on_stack["assessments"] and on_stack["findings"]
     assert on_stack == _warehouse_contents(in_process_warehouse)
+    # …and an analyst read it all along: the empty lake first, the loaded one at the end.
+    assert not analyst.errors, analyst.errors
+    assert analyst.counts[0] == 0 and analyst.counts[-1] > 0, analyst.counts
 
     # The planted contradiction (しきい値判断結果 vs 対象人数) is alerted once, not once per worker or retry.
     threshold_alerts = [body for body in webhook_receiver_module.accepted

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,7 +24,11 @@ from extract.registry import City
 from load import warehouse
 from load.export import export
 from load.staging import BadStagedFile
-from load.warehouse import WarehouseBusy, connect, load_run, record_run_end, record_run_start, record_run_step
+from quality.check import FINDING_COLUMNS
+from load.backend import as_warehouse
+from load.schema import ALLOWED_VALUES, KEYS, IntegrityError
+from load.warehouse import (WarehouseBusy, connect, load_run, record_run_end, record_run_start, record_run_step,
+                            write_transaction)
 from transform.record import FIELDS, empty_record
 
 RUN_1 = "20261123T010000Z"
@@ -324,19 +329,18 @@ def write_findings(con, run_id: str) -> None:
         finding_id = hashlib.sha256(f"{sha}|{rule}|{key}".encode()).hexdigest()
         organization, number, title, source = con.execute(
             "SELECT organization, assessment_number, title, url FROM assessments WHERE sha256 = ?", [sha]).fetchone()
-        con.execute("""
-            INSERT INTO findings (finding_id, run_id, sha256, city_code, rule, family, severity, message, source,
-                                  organization, assessment_number, title, evidence, finding_key,
-                                  first_seen_run, last_seen_run)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (finding_id) DO UPDATE SET run_id = excluded.run_id, last_seen_run = excluded.last_seen_run
-            """, [finding_id, run_id, sha, doc_id[:6], rule, family, severity, message, source, organization,
-                  number, title, json.dumps(evidence, ensure_ascii=False), key, run_id, run_id])
+        warehouse.merge_rows(con, "findings", FINDING_COLUMNS, [(
+            finding_id, run_id, sha, doc_id[:6], rule, family, severity, message, source, organization, number,
+            title, json.dumps(evidence, ensure_ascii=False), key, run_id, run_id)],
+            update="run_id = staged.run_id, last_seen_run = staged.last_seen_run")
 
 
-def build_warehouse(data_dir: Path) -> Path:
-    """A warehouse after two nightly runs, with findings: what analysts query."""
-    db = data_dir / "warehouse" / "piawatch.duckdb"
+def build_warehouse(data_dir: Path, target=None):
+    """A warehouse after two nightly runs, with findings: what analysts query.
+
+    ``target`` is where to build it (a ``load.backend.Warehouse``); by default a DuckDB file.
+    """
+    db = target or data_dir / "warehouse" / "piawatch.duckdb"
     for run_id, docs, fixed in ((RUN_1, run_1_documents(), False), (RUN_2, run_2_documents(), True)):
         with connect(db) as con:
             record_run_start(con, run_id)
@@ -371,8 +375,14 @@ def snapshot(db: Path) -> dict[str, list]:
 
 
 @pytest.fixture
-def db(tmp_path) -> Path:
+def db_file(tmp_path) -> Path:
     return tmp_path / "data" / "warehouse" / "piawatch.duckdb"
+
+
+@pytest.fixture(params=["duckdb", "ducklake"])
+def db(request, tmp_path):
+    """A new warehouse on each backend: the loader's tests hold for both."""
+    return tmp_path / "data" / "warehouse" / "piawatch.duckdb" if request.param == "duckdb" else request.getfixturevalue("lake")
 
 
 @pytest.fixture(scope="module")
@@ -388,22 +398,39 @@ def test_assessment_columns_agree_with_record_fields(db):
             SELECT column_name, data_type FROM duckdb_columns()
             WHERE table_name = 'assessments' AND database_name = current_database() ORDER BY column_index
             """).fetchall()
-        checks = [text for (text,) in con.execute(
-            "SELECT expression FROM duckdb_constraints() WHERE table_name = 'assessments' "
-            "AND constraint_type = 'CHECK'").fetchall()]
     record_columns = [(name, sql_type) for name, sql_type in columns
                       if name not in ("sha256", "city_code", "url", "parser_version", "loaded_run")]
     expected_types = {"VARCHAR[]": "VARCHAR[]", "DATE[]": "DATE[]"}
     assert record_columns == [(f.name, expected_types.get(f.sql_type, f.sql_type)) for f in FIELDS]
     for field in (f for f in FIELDS if f.choices):
-        assert any(field.name in check and all(f"'{c}'" in check for c in field.choices) for check in checks), field.name
+        assert ALLOWED_VALUES[("assessments", field.name)] == field.choices
 
 
 @pytest.mark.parametrize("field", [f for f in FIELDS if f.choices], ids=lambda f: f.name)
-def test_enum_columns_refuse_values_outside_the_record_choices(db, field):
+def test_a_write_with_a_value_outside_the_record_choices_is_rolled_back(db, field):
     with connect(db) as con:
-        with pytest.raises(duckdb.ConstraintException):
-            con.execute(f"INSERT INTO assessments (sha256, city_code, {field.name}) VALUES ('x', '271403', 'bogus')")
+        with pytest.raises(IntegrityError, match=f"assessments.{field.name} = 'bogus'"):
+            write_transaction(con, lambda c: c.execute(
+                f"INSERT INTO assessments (sha256, city_code, {field.name}) VALUES ('x', '271403', 'bogus')"))
+        assert con.execute("SELECT count(*) FROM assessments").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("table", sorted(KEYS))
+def test_a_write_that_repeats_a_key_is_rolled_back(db, table):
+    """The migrations declare no keys (DuckLake has none): the check before COMMIT holds them."""
+    with connect(db) as con:
+        required = con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND table_name = ? AND NOT is_nullable ORDER BY column_index", [table]).fetchall()
+        literals = {"BOOLEAN": "true", "INTEGER": "1", "BIGINT": "1", "TIMESTAMP WITH TIME ZONE": "now()"}
+        values = ", ".join(literals.get(data_type) or f"'{ALLOWED_VALUES.get((table, column), ('x',))[0]}'"
+                           for column, data_type in required)
+        columns = [column for column, _ in required]
+        before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
+        with pytest.raises(IntegrityError, match=rf"{table}: \d+ rows with key"):
+            write_transaction(con, lambda c: (c.execute(insert), c.execute(insert)))
+        assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == before
 
 
 def test_migrations_are_recorded_once_and_a_changed_migration_is_refused(db, tmp_path):
@@ -674,10 +701,13 @@ def test_a_process_killed_mid_load_leaves_the_previous_state(tmp_path, db):
     script = (
         "import os, sys\n"
         "from load import warehouse\n"
+        "from piawatch.settings import load_settings\n"
         "warehouse._load_fetch_log = lambda *args: os._exit(9)\n"
-        "warehouse.load_run(sys.argv[1], sys.argv[2], sys.argv[3])\n"
+        "warehouse.load_run(load_settings().warehouse, sys.argv[1], sys.argv[2])\n"
     )
-    killed = subprocess.run([sys.executable, "-c", script, str(db), RUN_2, str(staging_dir)],
+    target = as_warehouse(db)
+    settings = {"PIAWATCH_WAREHOUSE": target.location, "PIAWATCH_LAKE_DATA_PATH": str(target.lake_data_path)}
+    killed = subprocess.run([sys.executable, "-c", script, RUN_2, str(staging_dir)], env={**os.environ, **settings},
                             cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True)
     assert killed.returncode == 9, killed.stderr
     assert snapshot(db) == before
@@ -765,14 +795,14 @@ def test_without_a_checked_run_the_latest_findings_are_open(tmp_path, db):
             "dates.change_after_publication", "required.missing_field", "threshold.result_mismatch"]
 
 
-def test_a_second_writer_is_told_the_single_writer_rule(tmp_path, db):
+def test_a_second_writer_is_told_the_single_writer_rule(tmp_path, db_file):
     import subprocess
     import sys
 
-    with connect(db) as con:
+    with connect(db_file) as con:
         con.execute("SELECT 1")
         holder = subprocess.run(
-            [sys.executable, "-c", "import sys; from load.warehouse import connect; connect(sys.argv[1])", str(db)],
+            [sys.executable, "-c", "import sys; from load.warehouse import connect; connect(sys.argv[1])", str(db_file)],
             capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
     assert holder.returncode == 1
     assert "WarehouseBusy" in holder.stderr and "single writer" in holder.stderr

@@ -1,8 +1,11 @@
 -- 001: the warehouse as first released. Never edit once applied: add 002_… instead.
+-- Both warehouse backends run it, so it uses only what DuckLake accepts too: no PRIMARY KEY,
+-- UNIQUE or CHECK constraints. Keys and allowed values are declared in load/schema.py and
+-- checked before every write commits.
 -- Column comments read "description | unit | source"; docs/data-dictionary.md is generated from them.
 
 CREATE TABLE municipalities (
-    city_code VARCHAR PRIMARY KEY,
+    city_code VARCHAR NOT NULL,
     slug VARCHAR NOT NULL,
     name VARCHAR NOT NULL,
     prefecture VARCHAR,
@@ -22,7 +25,7 @@ COMMENT ON COLUMN municipalities.first_seen_run IS 'first run that loaded this r
 COMMENT ON COLUMN municipalities.last_seen_run IS 'latest run that loaded this registry entry | — | load_run(run_id)';
 
 CREATE TABLE sources (
-    url VARCHAR PRIMARY KEY,
+    url VARCHAR NOT NULL,
     city_code VARCHAR NOT NULL,
     entry_page BOOLEAN NOT NULL,
     found_on VARCHAR,
@@ -52,7 +55,7 @@ CREATE TABLE documents (
     last_url VARCHAR NOT NULL,
     bytes BIGINT,
     pages INTEGER,
-    kind VARCHAR CHECK (kind IN ('basic', 'focused', 'full')),
+    kind VARCHAR,
     link_text VARCHAR,
     found_on VARCHAR,
     content_type VARCHAR,
@@ -61,8 +64,7 @@ CREATE TABLE documents (
     first_seen_run VARCHAR NOT NULL,
     last_seen_run VARCHAR NOT NULL,
     first_seen_at TIMESTAMPTZ,
-    last_seen_at TIMESTAMPTZ,
-    PRIMARY KEY (sha256, city_code)
+    last_seen_at TIMESTAMPTZ
 );
 COMMENT ON TABLE documents IS 'one row per distinct PDF version (its bytes) a city published; a republished PDF adds a row';
 COMMENT ON COLUMN documents.sha256 IS 'SHA-256 of the PDF bytes; the raw file is data/raw/<sha[:2]>/<sha256>.pdf | hex digest | crawl staging documents[].sha256';
@@ -88,7 +90,7 @@ CREATE TABLE assessments (
     url VARCHAR,
     parser_version VARCHAR,
     loaded_run VARCHAR,
-    kind VARCHAR CHECK (kind IN ('basic', 'focused', 'full')),
+    kind VARCHAR,
     assessment_number INTEGER,
     title VARCHAR,
     organization VARCHAR,
@@ -97,12 +99,12 @@ CREATE TABLE assessments (
     is_draft BOOLEAN,
     ended_on DATE,
     business_name VARCHAR,
-    subject_count_band VARCHAR CHECK (subject_count_band IN ('under_1k', '1k_to_10k', '10k_to_100k', '100k_to_300k', '300k_plus')),
+    subject_count_band VARCHAR,
     subject_count_as_of DATE,
     handler_count_500_or_more BOOLEAN,
     serious_incident_past_year BOOLEAN,
     serious_incident_past_3_years BOOLEAN,
-    threshold_result VARCHAR CHECK (threshold_result IN ('basic_and_full', 'basic_and_focused', 'basic_only', 'not_required')),
+    threshold_result VARCHAR,
     threshold_result_voluntary BOOLEAN,
     submitted_kinds VARCHAR[],
     basic_assessment_date DATE,
@@ -113,8 +115,7 @@ CREATE TABLE assessments (
     files JSON,
     changes JSON,
     risk_answers JSON,
-    source JSON,
-    PRIMARY KEY (sha256, city_code)
+    source JSON
 );
 COMMENT ON TABLE assessments IS 'one row per parsed document version (sha256) and city: every record field as a typed column';
 COMMENT ON COLUMN assessments.sha256 IS 'SHA-256 of the PDF bytes: the document version | hex digest | parse staging sha256';
@@ -154,11 +155,10 @@ CREATE TABLE assessment_files (
     city_code VARCHAR NOT NULL,
     file_index INTEGER NOT NULL,
     name VARCHAR,
-    subject_band VARCHAR CHECK (subject_band IN ('under_10k', '10k_to_100k', '100k_to_1m', '1m_to_10m', '10m_plus')),
+    subject_band VARCHAR,
     record_items_count VARCHAR,
     held_since DATE,
-    provisions JSON,
-    PRIMARY KEY (sha256, city_code, file_index)
+    provisions JSON
 );
 COMMENT ON TABLE assessment_files IS 'the 特定個人情報ファイル (II) each assessment describes, one row per file';
 COMMENT ON COLUMN assessment_files.sha256 IS 'the document version | hex digest | parse staging sha256';
@@ -177,8 +177,7 @@ CREATE TABLE file_outsourcing (
     outsourcing_index INTEGER NOT NULL,
     contractor VARCHAR,
     handler_count VARCHAR,
-    subcontracting BOOLEAN,
-    PRIMARY KEY (sha256, city_code, file_index, outsourcing_index)
+    subcontracting BOOLEAN
 );
 COMMENT ON TABLE file_outsourcing IS 'the 委託 (outsourcing) entries of each file, one row per 委託事項';
 COMMENT ON COLUMN file_outsourcing.sha256 IS 'the document version | hex digest | parse staging sha256';
@@ -196,8 +195,7 @@ CREATE TABLE risk_answers (
     section VARCHAR,
     question VARCHAR,
     answer VARCHAR,
-    page INTEGER,
-    PRIMARY KEY (sha256, city_code, answer_index)
+    page INTEGER
 );
 COMMENT ON TABLE risk_answers IS 'the answers of the リスク対策 sections, one row per question; answers outside the form''s choices are kept (rule choice.invalid_answer reports them)';
 COMMENT ON COLUMN risk_answers.sha256 IS 'the document version | hex digest | parse staging sha256';
@@ -216,9 +214,8 @@ CREATE TABLE change_rows (
     item VARCHAR,
     before_text VARCHAR,
     after_text VARCHAR,
-    timing VARCHAR CHECK (timing IN ('pre', 'post')),
-    note VARCHAR,
-    PRIMARY KEY (sha256, city_code, change_index)
+    timing VARCHAR,
+    note VARCHAR
 );
 COMMENT ON TABLE change_rows IS 'the 変更箇所 table of each document, one row per change';
 COMMENT ON COLUMN change_rows.sha256 IS 'the document version | hex digest | parse staging sha256';
@@ -244,8 +241,7 @@ CREATE TABLE fetch_log (
     conditional BOOLEAN,
     not_modified BOOLEAN,
     error VARCHAR,
-    fetched_at TIMESTAMPTZ,
-    PRIMARY KEY (run_id, city_code, seq)
+    fetched_at TIMESTAMPTZ
 );
 COMMENT ON TABLE fetch_log IS 'every HTTP request the crawler made, one row per request (retries included)';
 COMMENT ON COLUMN fetch_log.run_id IS 'the run | — | load_run(run_id)';
@@ -263,7 +259,7 @@ COMMENT ON COLUMN fetch_log.error IS 'what went wrong (timeout, refused…), nul
 COMMENT ON COLUMN fetch_log.fetched_at IS 'when the request was made | point in time (shown in the TimeZone setting of the session) | crawl staging fetches[].fetched_at';
 
 CREATE TABLE failures (
-    failure_id VARCHAR PRIMARY KEY,
+    failure_id VARCHAR NOT NULL,
     run_id VARCHAR NOT NULL,
     stage VARCHAR NOT NULL,
     city_code VARCHAR,
@@ -293,13 +289,13 @@ COMMENT ON COLUMN failures.resolved IS 'a later run fetched or parsed it success
 COMMENT ON COLUMN failures.resolved_run IS 'the run that succeeded (null while unresolved) | — | load_run(run_id)';
 
 CREATE TABLE findings (
-    finding_id VARCHAR PRIMARY KEY,
+    finding_id VARCHAR NOT NULL,
     run_id VARCHAR NOT NULL,
     sha256 VARCHAR,
     city_code VARCHAR,
     rule VARCHAR NOT NULL,
     family VARCHAR NOT NULL,
-    severity VARCHAR NOT NULL CHECK (severity IN ('error', 'warning', 'info')),
+    severity VARCHAR NOT NULL,
     message VARCHAR NOT NULL,
     source VARCHAR,
     organization VARCHAR,
@@ -327,15 +323,15 @@ COMMENT ON COLUMN findings.first_seen_run IS 'first run that found it | — | qu
 COMMENT ON COLUMN findings.last_seen_run IS 'latest run that found it; a finding is open while the latest checked run found it | — | quality';
 
 CREATE TABLE alerts (
-    alert_id VARCHAR PRIMARY KEY,
+    alert_id VARCHAR NOT NULL,
     finding_id VARCHAR NOT NULL,
     sha256 VARCHAR,
     city_code VARCHAR,
     assessment_number INTEGER,
     rule VARCHAR NOT NULL,
-    severity VARCHAR NOT NULL CHECK (severity IN ('error', 'warning', 'info')),
+    severity VARCHAR NOT NULL,
     message VARCHAR NOT NULL,
-    status VARCHAR NOT NULL CHECK (status IN ('open', 'resolved')),
+    status VARCHAR NOT NULL,
     created_run VARCHAR NOT NULL,
     sent_at TIMESTAMPTZ,
     resolved_run VARCHAR,
@@ -360,10 +356,9 @@ CREATE TABLE alert_deliveries (
     alert_id VARCHAR NOT NULL,
     channel VARCHAR NOT NULL,
     attempt INTEGER NOT NULL,
-    status VARCHAR NOT NULL CHECK (status IN ('sent', 'failed')),
+    status VARCHAR NOT NULL,
     error VARCHAR,
-    attempted_at TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (alert_id, channel, attempt)
+    attempted_at TIMESTAMPTZ NOT NULL
 );
 COMMENT ON TABLE alert_deliveries IS 'every attempt to deliver an alert on a channel';
 COMMENT ON COLUMN alert_deliveries.alert_id IS 'the alert | hex digest | alerts';
@@ -374,10 +369,10 @@ COMMENT ON COLUMN alert_deliveries.error IS 'why the attempt failed (null when s
 COMMENT ON COLUMN alert_deliveries.attempted_at IS 'when the attempt was made (named attempted_at because AT is an SQL keyword) | point in time (shown in the TimeZone setting of the session) | alerts';
 
 CREATE TABLE runs (
-    run_id VARCHAR PRIMARY KEY,
+    run_id VARCHAR NOT NULL,
     started_at TIMESTAMPTZ,
     finished_at TIMESTAMPTZ,
-    status VARCHAR NOT NULL CHECK (status IN ('running', 'success', 'failed')),
+    status VARCHAR NOT NULL,
     error VARCHAR,
     cities INTEGER,
     pages INTEGER,

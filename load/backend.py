@@ -1,0 +1,247 @@
+"""Where the warehouse lives: a DuckDB file (the default) or a DuckLake.
+
+``PIAWATCH_WAREHOUSE`` is either the path of a DuckDB file or a DuckLake in DuckDB's own ATTACH
+syntax:
+
+- ``ducklake:postgres:dbname=piawatch_lake host=db.internal user=piawatch`` (or
+  ``ducklake:postgres:postgresql://piawatch:…@db.internal:5432/piawatch_lake``) keeps the catalog
+  in PostgreSQL (libpq settings; the password may also come from ``PGPASSWORD`` or ``~/.pgpass``):
+  the distributed backend, for workers on several hosts;
+- ``ducklake:/srv/piawatch/catalog.ducklake`` keeps it in a DuckDB file: a lake on one machine.
+
+A lake stores its tables as Parquet files under ``PIAWATCH_LAKE_DATA_PATH`` (default
+``<data dir>/lake/``), a directory every writer must reach.
+
+They differ in who may open them. A DuckDB file has one writing process and, meanwhile, no reader.
+A lake with a PostgreSQL catalog takes readers and writers from many processes at once, each
+transaction a snapshot: a reader never waits, and writers never wait for each other either;
+two transactions that changed the same table find out at COMMIT, where the second one fails
+and is run again (``load.warehouse.write_transaction``).
+
+The ``ducklake`` and ``postgres`` extensions come from their PyPI wheels
+(``duckdb-extension-ducklake``/``-postgres``), built for exactly the pinned DuckDB release;
+DuckDB cannot download extensions at run time on machines without internet access.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import random
+import re
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from piawatch.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+LAKE_PREFIX = "ducklake:"
+# The name a connection gives an attached lake; queries name no database, so it never shows.
+LAKE_ALIAS = "warehouse"
+# libpq passwords, in key=value form and in a URI's user:password@.
+_PASSWORDS = (re.compile(r"(password\s*=\s*)(\S+)", re.IGNORECASE), re.compile(r"(://[^:/@\s]+:)([^@\s]+)(?=@)"))
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """A warehouse location: a DuckDB file path, or a ``ducklake:`` catalog and its data path."""
+
+    location: str
+    lake_data_path: Path | None = None
+
+    @property
+    def is_lake(self) -> bool:
+        return self.location.startswith(LAKE_PREFIX)
+
+    @property
+    def backend(self) -> str:
+        return "ducklake" if self.is_lake else "duckdb"
+
+    @property
+    def path(self) -> Path:
+        """The DuckDB file (file backend only)."""
+        if self.is_lake:
+            raise ConfigError(f"{self} is a DuckLake, not a DuckDB file")
+        return Path(self.location)
+
+    def __str__(self) -> str:
+        return mask_passwords(self.location)
+
+    def __repr__(self) -> str:
+        return f"Warehouse({str(self)!r}, lake_data_path={self.lake_data_path!r})"
+
+
+def mask_passwords(text: str) -> str:
+    """``text`` with any libpq ``password=…`` setting blanked, fit for logs and error messages."""
+    for pattern in _PASSWORDS:
+        text = pattern.sub(r"\1***", text)
+    return text
+
+
+def as_warehouse(target) -> Warehouse:
+    """A Warehouse from a Warehouse, or from a path (str or Path) of a DuckDB file."""
+    if isinstance(target, Warehouse):
+        return target
+    if str(target).startswith(LAKE_PREFIX):
+        raise ConfigError(f"{target}: a DuckLake needs its data path (see load.backend.warehouse_from)")
+    return Warehouse(str(Path(target)))
+
+
+def warehouse_from(environ: Mapping[str, str], data_dir: Path) -> Warehouse:
+    """The warehouse ``PIAWATCH_WAREHOUSE`` names in ``environ`` (default: a file in the data dir)."""
+    location = environ.get("PIAWATCH_WAREHOUSE")
+    if not location:
+        return Warehouse(str(data_dir / "warehouse" / "piawatch.duckdb"))
+    if not location.startswith(LAKE_PREFIX):
+        return Warehouse(str(Path(location)))
+    if location == LAKE_PREFIX:
+        raise ConfigError("PIAWATCH_WAREHOUSE=ducklake: needs a catalog, e.g. "
+                          "ducklake:postgres:dbname=piawatch_lake host=127.0.0.1")
+    return Warehouse(location, Path(environ.get("PIAWATCH_LAKE_DATA_PATH") or data_dir / "lake"))
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _extension_file(package: str, name: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ConfigError(f"the DuckLake backend needs the {package.replace('_', '-')} package "
+                          f"(pip install {package.replace('_', '-')}=={duckdb.__version__})")
+    found = sorted((Path(spec.origin).parent / "extensions").rglob(f"{name}.duckdb_extension"))
+    if not found:
+        raise ConfigError(f"{package} holds no {name}.duckdb_extension")
+    return found[-1]
+
+
+def lake_extension_files() -> list[Path]:
+    """The extension files to LOAD, in order: postgres first, then ducklake.
+
+    DuckDB finds an extension's entry point from its file name, and the postgres extension's is
+    ``postgres_scanner``, so it is loaded through a link of that name.
+    """
+    links = Path(tempfile.gettempdir()) / f"piawatch-duckdb-{duckdb.__version__}-{os.getuid()}"
+    links.mkdir(mode=0o700, exist_ok=True)
+    postgres = links / "postgres_scanner.duckdb_extension"
+    target = _extension_file("duckdb_extension_postgres", "postgres")
+    if not postgres.exists() or postgres.resolve() != target.resolve():
+        partial = links / f".postgres_scanner.{os.getpid()}"
+        partial.unlink(missing_ok=True)
+        partial.symlink_to(target)
+        os.replace(partial, postgres)
+    return [postgres, _extension_file("duckdb_extension_ducklake", "ducklake")]
+
+
+def open_lake(warehouse: Warehouse, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the lake attached and in use."""
+    con = duckdb.connect()
+    try:
+        for extension in lake_extension_files():
+            con.execute(f"LOAD {_literal(str(extension))}")
+        options = [f"DATA_PATH {_literal(str(warehouse.lake_data_path) + os.sep)}"]
+        if read_only:
+            options.append("READ_ONLY")
+        else:
+            warehouse.lake_data_path.mkdir(parents=True, exist_ok=True)
+        con.execute(f"ATTACH {_literal(warehouse.location)} AS {LAKE_ALIAS} ({', '.join(options)})")
+        con.execute(f"USE {LAKE_ALIAS}")
+    except Exception:
+        con.close()
+        raise
+    return con
+
+
+POSTGRES_CATALOG = LAKE_PREFIX + "postgres:"
+
+
+def create_catalog_database(warehouse: Warehouse) -> bool:
+    """Create the PostgreSQL database a ``ducklake:postgres:`` catalog names, if it is missing.
+
+    DuckLake creates its own tables in that database, but not the database. True when created.
+    """
+    if not warehouse.location.startswith(POSTGRES_CATALOG):
+        return False
+    import psycopg2
+    from psycopg2 import sql
+    from psycopg2.extensions import parse_dsn
+
+    settings = parse_dsn(warehouse.location[len(POSTGRES_CATALOG):])
+    name = settings.pop("dbname", None)
+    if not name:
+        raise ConfigError(f"{warehouse}: the catalog needs a dbname")
+    try:
+        connection = psycopg2.connect(**settings, dbname="postgres")
+    except psycopg2.Error as exc:
+        raise ConfigError(f"cannot reach the catalog's PostgreSQL for {warehouse}: "
+                          f"{mask_passwords(str(exc)).strip()}") from None
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if cursor.fetchone():
+                return False
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            return True
+    finally:
+        connection.close()
+
+
+def backend_of(con) -> str:
+    """'ducklake' or 'duckdb': what the connection's current database is."""
+    return con.execute("SELECT type FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+
+
+def is_write_conflict(exc: BaseException) -> bool:
+    """A DuckLake COMMIT refused because another transaction changed the same table first."""
+    return isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower()
+
+
+def in_transaction(con, work, *, before_commit=None):
+    """``work(con)`` in one transaction: committed whole (after ``before_commit(con)``) or not at all."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        result = work(con)
+        if before_commit is not None:
+            before_commit(con)
+        con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass  # a COMMIT that failed has already rolled the transaction back
+        raise
+    return result
+
+
+# How long a writer keeps trying after conflicts before it gives up (a nightly load can wait).
+CONFLICT_PATIENCE_S = 180.0
+CONFLICT_WAIT_CAP_S = 4.0
+
+
+def retrying_conflicts(run, *, patience: float = CONFLICT_PATIENCE_S, describe: str = "write"):
+    """``run()``, run again after a DuckLake write conflict (another writer committed first).
+
+    Each attempt starts a new transaction, so it sees what the other writer committed. Every
+    round of colliding writers lets one of them commit, so all get through; the waits grow (up
+    to a few seconds) and are random so that they spread out, and after ``patience`` seconds of
+    conflicts the last one is raised.
+    """
+    deadline = time.monotonic() + patience
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return run()
+        except Exception as exc:
+            if not is_write_conflict(exc) or time.monotonic() > deadline:
+                raise
+            log.info("%s: another writer committed first; trying again (attempt %d)", describe, attempt + 1)
+            time.sleep(random.uniform(0, min(CONFLICT_WAIT_CAP_S, 0.25 * 2 ** attempt)))
