@@ -7,17 +7,19 @@ Every night at 02:00 Asia/Tokyo:
    changed PDFs into the content-addressed store, stage `crawl/<city>.json`.
 2. **parse_document** (mapped over PDF versions not parsed before): parse to the CONTRACT record,
    stage `parse/<sha256>.json`. A bad PDF is staged as a failure, never fails the run.
-3. **load_warehouse**: the one writer of DuckDB, one transaction per run.
+3. **load_warehouse**: the one writer of the warehouse (DuckDB file or DuckLake), one transaction per run.
 4. **check_quality**: the Great Expectations rules; findings into the warehouse, Data Docs built.
 5. **send_alerts**: once per new `error` finding; resolved when a new version fixes it.
 6. **report**: a short summary in the task log and under `reports/<run_id>/summary.md`.
 
 Logic lives in `piawatch.pipeline`; `piawatch run` does the same without a scheduler.
-Configuration: `PIAWATCH_DATA_DIR`, `PIAWATCH_REGISTRY`, alert channels (see README).
+Configuration: `PIAWATCH_DATA_DIR`, `PIAWATCH_REGISTRY`, `PIAWATCH_WAREHOUSE`, alert channels,
+`PIAWATCH_CRAWL_QUEUE` (see README).
 """
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
@@ -25,6 +27,11 @@ from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, t
 
 # The loader is the warehouse's only writer; it must never run twice at once, even across runs.
 WAREHOUSE_POOL = "piawatch_warehouse"
+
+# The Celery queue of the crawl tasks. A data root on object storage shares no file locks between
+# hosts, so the crawler's one-request-per-host rule then needs every crawl on one worker: give
+# that worker a queue of its own (`airflow celery worker --queues crawl`) and name it here.
+CRAWL_QUEUE = os.environ.get("PIAWATCH_CRAWL_QUEUE") or "default"
 
 default_args = {
     "owner": "piawatch",
@@ -58,7 +65,11 @@ def _run_id() -> str:
     doc_md=__doc__,
     params={
         "cities": Param([], type="array", description="Only these 団体コード (empty: every city in the registry)"),
-        "demo": Param(None, type=["null", "boolean"], description="true: only demo cities; false: only real ones"),
+        # Scheduled runs crawl the real cities only: the demo entries answer only while the
+        # bundled demo websites are served (make run, make stack-demo pass demo: true).
+        "demo": Param(False, type=["null", "boolean"],
+                      description="false (scheduled runs): only real cities; true: only the demo cities; "
+                                  "null: every registry entry"),
     },
 )
 def piawatch_nightly():
@@ -69,7 +80,7 @@ def piawatch_nightly():
         params = get_current_context()["params"]
         return city_codes(_settings(), only=params["cities"] or None, demo=params["demo"])
 
-    @task(max_active_tis_per_dagrun=4)
+    @task(max_active_tis_per_dagrun=4, queue=CRAWL_QUEUE)
     def crawl_city(city_code: str) -> list[dict]:
         from piawatch.pipeline import crawl_step
 

@@ -105,7 +105,7 @@ def cmd_run(args) -> int:
     from piawatch.pipeline import run_all
     from piawatch.settings import load_settings
 
-    print(run_all(load_settings(), only=args.city or None, demo=True if args.demo else None))
+    print(run_all(load_settings(), only=args.city or None, demo=args.demo))
     return 0
 
 
@@ -210,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Crawl, fetch, parse, load, check and alert, one step after the other, exactly as the "
             "nightly DAG does, then print the run summary.")
     p.add_argument("--city", action="append", metavar="CODE", help="only this 団体コード (repeatable)")
-    p.add_argument("--demo", action="store_true", help="only the demo cities")
+    p.add_argument("--demo", action="store_true",
+                   help="the demo cities (serve them first: piawatch demo serve) instead of the real ones")
 
     p = add("report", cmd_report, "print the summary of a run (default: the last one)")
     p.add_argument("--run-id", default=None)

@@ -45,17 +45,25 @@ def _now() -> str:
 
 
 def city_codes(settings: Settings, *, only: list[str] | None = None, demo: bool | None = None) -> list[str]:
-    """The registry entries to crawl this run (validated on load)."""
+    """The registry entries to crawl this run (validated on load).
+
+    ``demo``: True keeps only the demo entries, False only the real ones, None every entry.
+    """
     from extract.registry import load_registry
 
-    cities = load_registry(settings.registry_path, only_demo=demo)
-    codes = [c.code for c in cities]
+    cities = load_registry(settings.registry_path)
     if only:
-        unknown = sorted(set(only) - set(codes))
+        unknown = sorted(set(only) - {c.code for c in cities})
         if unknown:
             raise PiaWatchError(f"not in the registry {settings.registry_path}: {', '.join(unknown)}")
-        codes = [c for c in codes if c in only]
-    return codes
+        cities = [c for c in cities if c.code in only]
+    if demo is not None:
+        excluded = [c.code for c in cities if c.demo != demo]
+        if only and excluded:
+            raise PiaWatchError(f"{', '.join(excluded)}: {'not ' if demo else ''}demo entries of the registry, "
+                                f"which a run with demo={'true' if demo else 'false'} does not crawl")
+        cities = [c for c in cities if c.demo == demo]
+    return [c.code for c in cities]
 
 
 def crawl_step(settings: Settings, run_id: str, city_code: str) -> list[dict]:

@@ -34,6 +34,7 @@ PASSTHROUGH_VARIABLES = (
     "PIAWATCH_CONTACT",
     "PIAWATCH_ALERT_WEBHOOK_URL",
     "PIAWATCH_SMTP_URL",
+    "PIAWATCH_CRAWL_QUEUE",
 )
 
 # The names airflow.env refers to for where things are (see its header).

@@ -54,3 +54,36 @@ def test_dag_files_hold_no_logic():
         source = path.read_text(encoding="utf-8")
         for forbidden in ("import duckdb", "import requests", "import pdfplumber", "open("):
             assert forbidden not in source, f"{path.name} does {forbidden!r} at DAG level"
+
+
+def test_a_scheduled_run_crawls_only_the_real_cities(dagbag, settings):
+    """The demo entries answer only while the demo websites are served: not at 02:00 in production."""
+    from extract.registry import load_registry
+    from piawatch.pipeline import city_codes
+
+    params = dagbag.dags["piawatch_nightly"].params
+    scheduled = city_codes(settings, only=params["cities"] or None, demo=params["demo"])
+    registry = load_registry(settings.registry_path)
+    assert scheduled == [c.code for c in registry if not c.demo] == ["212148", "124109"]
+    assert city_codes(settings, demo=True) == [c.code for c in registry if c.demo]
+    assert city_codes(settings, demo=None) == [c.code for c in registry]
+
+
+def test_naming_a_demo_city_in_a_real_run_says_why_it_is_not_crawled(settings):
+    from piawatch.errors import PiaWatchError
+    from piawatch.pipeline import city_codes
+
+    with pytest.raises(PiaWatchError, match="232017: demo entries of the registry, which a run with demo=false"):
+        city_codes(settings, only=["232017"], demo=False)
+    with pytest.raises(PiaWatchError, match="not in the registry"):
+        city_codes(settings, only=["999999"], demo=False)
+
+
+def test_the_crawl_tasks_can_be_pinned_to_a_queue_of_their_own(dagbag, monkeypatch):
+    from airflow.models.dagbag import DagBag
+
+    assert dagbag.dags["piawatch_nightly"].get_task("crawl_city").queue == "default"
+    monkeypatch.setenv("PIAWATCH_CRAWL_QUEUE", "crawl")
+    pinned = DagBag(dag_folder=str(DAGS_FOLDER)).dags["piawatch_nightly"]
+    assert pinned.get_task("crawl_city").queue == "crawl"
+    assert pinned.get_task("parse_document").queue == "default"
