@@ -7,6 +7,8 @@
 - Every delivery attempt is a row of alert_deliveries; an alert is due on a channel until one
   attempt there succeeded, so a channel that failed is tried again next run and a channel that
   succeeded is never sent the same alert twice.
+- A resolved alert owes a notice (``notice = 'resolved'``) to each channel that was sent the
+  alert, under the same rules: once per channel, retried next run where it failed.
 """
 
 from __future__ import annotations
@@ -79,30 +81,59 @@ def due(con, run_id: str, channel: str) -> list[Alert]:
         JOIN findings f ON f.finding_id = al.finding_id
         LEFT JOIN municipalities m ON m.city_code = al.city_code
         WHERE al.status = 'open'
-          AND NOT EXISTS (SELECT 1 FROM alert_deliveries d
-                          WHERE d.alert_id = al.alert_id AND d.channel = ? AND d.status = 'sent')
+          AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = al.alert_id
+                          AND d.channel = ? AND d.notice = 'opened' AND d.status = 'sent')
           AND (al.created_run = ?
-               OR EXISTS (SELECT 1 FROM alert_deliveries d
-                          WHERE d.alert_id = al.alert_id AND d.channel = ? AND d.status = 'failed'))
+               OR EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = al.alert_id
+                          AND d.channel = ? AND d.notice = 'opened' AND d.status = 'failed'))
         ORDER BY al.city_code, al.assessment_number, al.rule, al.alert_id""",
         [channel, run_id, channel]).fetchall()
-    return [Alert(alert_id=r[0], rule=r[1], severity=r[2], message=r[3], city_code=r[4], city_name=r[5],
-                  organization=r[6], assessment_number=r[7], title=r[8], url=r[9],
-                  evidence=json.loads(r[10]) if r[10] else {}) for r in rows]
+    return [_alert(row) for row in rows]
 
 
-def record_attempt(con, alert_id: str, channel: str, error: str | None) -> None:
-    """One delivery attempt; the first success also stamps the alert's sent_at."""
+def due_resolutions(con, run_id: str, channel: str) -> list[Alert]:
+    """Resolved alerts whose notice this channel owes: it was sent the alert, and the notice is
+    new this run or failed here before and never got through."""
+    rows = con.execute("""
+        SELECT al.alert_id, al.rule, al.severity, al.message, al.city_code, m.name, f.organization,
+               al.assessment_number, f.title, f.source, f.evidence, fixed.url
+        FROM alerts al
+        JOIN findings f ON f.finding_id = al.finding_id
+        LEFT JOIN municipalities m ON m.city_code = al.city_code
+        LEFT JOIN documents fixed ON fixed.sha256 = al.resolved_by_sha256 AND fixed.city_code = al.city_code
+        WHERE al.status = 'resolved'
+          AND EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = al.alert_id
+                      AND d.channel = ? AND d.notice = 'opened' AND d.status = 'sent')
+          AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = al.alert_id
+                          AND d.channel = ? AND d.notice = 'resolved' AND d.status = 'sent')
+          AND (al.resolved_run = ?
+               OR EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = al.alert_id
+                          AND d.channel = ? AND d.notice = 'resolved' AND d.status = 'failed'))
+        ORDER BY al.city_code, al.assessment_number, al.rule, al.alert_id""",
+        [channel, channel, run_id, channel]).fetchall()
+    return [_alert(row[:11], resolved_by_url=row[11]) for row in rows]
+
+
+def _alert(row, resolved_by_url: str | None = None) -> Alert:
+    return Alert(alert_id=row[0], rule=row[1], severity=row[2], message=row[3], city_code=row[4],
+                 city_name=row[5], organization=row[6], assessment_number=row[7], title=row[8], url=row[9],
+                 evidence=json.loads(row[10]) if row[10] else {}, resolved_by_url=resolved_by_url)
+
+
+def record_attempt(con, alert_id: str, channel: str, error: str | None, notice: str = "opened") -> None:
+    """One delivery attempt of the alert or its resolution ``notice``; the alert's first success
+    also stamps its sent_at."""
     from load.warehouse import write_transaction
 
     at = now()
 
     def record(c) -> None:
         attempt = c.execute("SELECT coalesce(max(attempt), 0) + 1 FROM alert_deliveries "
-                            "WHERE alert_id = ? AND channel = ?", [alert_id, channel]).fetchone()[0]
-        c.execute("INSERT INTO alert_deliveries (alert_id, channel, attempt, status, error, attempted_at) "
-                  "VALUES (?, ?, ?, ?, ?, ?)", [alert_id, channel, attempt, "failed" if error else "sent", error, at])
-        if error is None:
+                            "WHERE alert_id = ? AND channel = ? AND notice = ?", [alert_id, channel, notice]).fetchone()[0]
+        c.execute("INSERT INTO alert_deliveries (alert_id, channel, notice, attempt, status, error, attempted_at) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  [alert_id, channel, notice, attempt, "failed" if error else "sent", error, at])
+        if error is None and notice == "opened":
             c.execute("UPDATE alerts SET sent_at = ? WHERE alert_id = ? AND sent_at IS NULL", [at, alert_id])
 
     write_transaction(con, record, describe=f"recording a delivery of alert {alert_id}")

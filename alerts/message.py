@@ -27,6 +27,8 @@ class Alert:
     title: str | None
     url: str | None
     evidence: dict
+    # For a resolved alert: the URL of the version that no longer has the problem.
+    resolved_by_url: str | None = None
 
     @property
     def city(self) -> str:
@@ -67,6 +69,25 @@ def text(alert: Alert) -> str:
         f"内容: {alert.message}",
         "根拠:",
         *(f"  {line}" for line in evidence_lines(alert.evidence)),
+        f"アラートID: {alert.alert_id}",
+    ]
+    return "\n".join(lines)
+
+
+def resolved_subject(alert: Alert) -> str:
+    return subject(alert).replace("[PIA Watch] ", "[PIA Watch] 解消: ", 1)
+
+
+def resolved_text(alert: Alert) -> str:
+    """The notice that a new version of the document no longer has the alert's problem."""
+    number = alert.assessment_number if alert.assessment_number is not None else "不明"
+    lines = [
+        f"[PIA Watch] 解消: {alert.rule}",
+        f"自治体: {alert.city}",
+        f"評価書: {alert.title or '評価書名不明'}（評価書番号 {number}）",
+        f"新しい版: {alert.resolved_by_url or alert.url or '不明'}",
+        f"前回の内容: {alert.message}",
+        "新しい版では、この問題は見つかりませんでした。",
         f"アラートID: {alert.alert_id}",
     ]
     return "\n".join(lines)

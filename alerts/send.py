@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from alerts import ledger
+from alerts import ledger, message
 from alerts.channels import DeliveryError
 
 log = logging.getLogger("piawatch.alerts")
@@ -13,20 +13,27 @@ log = logging.getLogger("piawatch.alerts")
 RETRY_DELAYS = (1.0, 4.0)  # seconds before the 2nd and 3rd attempt on a channel
 
 
-def _deliver(con, channel, alert, retry_delays) -> str | None:
+def _send(channel, alert, notice: str) -> None:
+    if notice == "opened":
+        channel.send(alert)
+    else:
+        channel.send_notice(message.resolved_subject(alert), message.resolved_text(alert))
+
+
+def _deliver(con, channel, alert, notice: str, retry_delays) -> str | None:
     """Send with bounded retries, recording every attempt; None when delivered, else the last error."""
     error = None
     for delay in (0.0, *retry_delays):
         if delay:
             time.sleep(delay)
         try:
-            channel.send(alert)
+            _send(channel, alert, notice)
         except DeliveryError as exc:
             error = exc.reason
-            log.warning("alert %s on %s: %s", alert.alert_id, channel.name, error)
-            ledger.record_attempt(con, alert.alert_id, channel.name, error)
+            log.warning("alert %s (%s) on %s: %s", alert.alert_id, notice, channel.name, error)
+            ledger.record_attempt(con, alert.alert_id, channel.name, error, notice)
             continue
-        ledger.record_attempt(con, alert.alert_id, channel.name, None)
+        ledger.record_attempt(con, alert.alert_id, channel.name, None, notice)
         return None
     return error
 
@@ -34,9 +41,10 @@ def _deliver(con, channel, alert, retry_delays) -> str | None:
 def send_alerts(con, run_id: str, channels, *, retry_delays=RETRY_DELAYS) -> dict:
     """Run the alert step for a checked run; return counts (opened, resolved, sent, failed).
 
-    ``sent`` and ``failed`` count deliveries (an alert on a channel). Once a channel has failed
-    every retry, the rest of its alerts this run are recorded as failed without trying, so a dead
-    webhook costs one retry cycle, and all of them are due again next run.
+    ``sent`` and ``failed`` count deliveries (an alert, or the notice that it was resolved, on a
+    channel). Once a channel has failed every retry, the rest of its deliveries this run are
+    recorded as failed without trying, so a dead webhook costs one retry cycle, and all of them
+    are due again next run.
     """
     from load.warehouse import record_run_step, write_transaction
 
@@ -53,13 +61,15 @@ def send_alerts(con, run_id: str, channels, *, retry_delays=RETRY_DELAYS) -> dic
     sent = failed = 0
     for channel in channels:
         channel_down = None
-        for alert in ledger.due(con, run_id, channel.name):
+        owed = [(alert, "opened") for alert in ledger.due(con, run_id, channel.name)]
+        owed += [(alert, "resolved") for alert in ledger.due_resolutions(con, run_id, channel.name)]
+        for alert, notice in owed:
             if channel_down:
-                # Recorded so that the alert is due on this channel next run.
-                ledger.record_attempt(con, alert.alert_id, channel.name, channel_down)
+                # Recorded so that the delivery is due on this channel next run.
+                ledger.record_attempt(con, alert.alert_id, channel.name, channel_down, notice)
                 failed += 1
                 continue
-            error = _deliver(con, channel, alert, retry_delays)
+            error = _deliver(con, channel, alert, notice, retry_delays)
             if error:
                 channel_down = f"not attempted: {channel.name} failed earlier in this run ({error})"
                 failed += 1

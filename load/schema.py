@@ -52,11 +52,13 @@ KEYS = {
     "failures": ("failure_id",),
     "findings": ("finding_id",),
     "alerts": ("alert_id",),
-    "alert_deliveries": ("alert_id", "channel", "attempt"),
+    "alert_deliveries": ("alert_id", "channel", "notice", "attempt"),
     "runs": ("run_id",),
 }
 
 SEVERITIES = ("error", "warning", "info")
+# What an alert delivery carries: the alert when it opens, a notice when a new version fixes it.
+NOTICES = ("opened", "resolved")
 
 # Columns that hold one of a closed set of values (or null).
 ALLOWED_VALUES = {
@@ -68,6 +70,7 @@ ALLOWED_VALUES = {
     ("alerts", "severity"): SEVERITIES,
     ("alerts", "status"): ("open", "resolved"),
     ("alert_deliveries", "status"): ("sent", "failed"),
+    ("alert_deliveries", "notice"): NOTICES,
     ("runs", "status"): ("running", "success", "failed"),
 }
 

@@ -91,14 +91,23 @@ def test_alert_once_then_nothing_then_resolved_by_a_fixed_version(nightly, webho
     fixed = [(BASIC_URL, toyohashi_basic("1k_to_10k")), (FULL_URL, toyohashi_full())]
     checked, counts = nightly.run(fixed, channels)
     assert "threshold.result_mismatch" not in checked["by_rule"]
-    assert counts == {"opened": 0, "resolved": 1, "sent": 0, "failed": 0}
+    assert counts == {"opened": 0, "resolved": 1, "sent": 3, "failed": 0}  # the notice, on each channel
+    resolution = webhook.accepted[1]["text"]
+    assert resolution.startswith("[PIA Watch] 解消: 豊橋市（232017） 評価書番号1 threshold.result_mismatch\n")
+    assert f"新しい版: {BASIC_URL}" in resolution and "この問題は見つかりませんでした" in resolution
+    assert mailbox.messages[1][2]["Subject"] == "[PIA Watch] 解消: 豊橋市（232017） 評価書番号1 threshold.result_mismatch"
     [(status, resolved_run, resolved_by, old_sha)] = nightly.query(
         "SELECT status, resolved_run, resolved_by_sha256, sha256 FROM alerts")
     latest_sha = nightly.query("SELECT sha256 FROM latest_assessments WHERE assessment_number = 1")[0][0]
     assert (status, resolved_run, resolved_by) == ("resolved", "run3", latest_sha)
     assert old_sha != latest_sha
     assert nightly.query("SELECT alerts_opened, alerts_resolved, alerts_sent FROM runs ORDER BY run_id") == [
-        (1, 0, 3), (0, 0, 0), (0, 1, 0)]
+        (1, 0, 3), (0, 0, 0), (0, 1, 3)]
+
+    # The next night: the notice is not sent again.
+    _, counts = nightly.run(fixed, channels)
+    assert counts == {"opened": 0, "resolved": 0, "sent": 0, "failed": 0}
+    assert len(webhook.accepted) == 2 and len(mailbox.messages) == 2
 
 
 def test_a_failed_channel_is_retried_next_run_without_resending_the_others(nightly, webhook, smtp_server):
@@ -132,3 +141,24 @@ def test_alerts_need_a_checked_run(settings):
     with connect(settings.warehouse) as con:
         with pytest.raises(ValueError, match="has not been checked"):
             send_alerts(con, "never-checked", [LogChannel()])
+
+
+def test_a_resolution_notice_goes_only_where_the_alert_went_and_is_retried_there(nightly, webhook, smtp_server):
+    controller, mailbox = smtp_server
+    broken = [(BASIC_URL, toyohashi_basic("300k_plus")), (FULL_URL, toyohashi_full())]
+    fixed = [(BASIC_URL, toyohashi_basic("1k_to_10k")), (FULL_URL, toyohashi_full())]
+    nightly.run(broken, [LogChannel(), WebhookChannel(webhook.url)])  # e-mail not configured yet
+
+    webhook.failing = True
+    _, counts = nightly.run(fixed, [LogChannel(), WebhookChannel(webhook.url), smtp_channel(controller)])
+    assert counts == {"opened": 0, "resolved": 1, "sent": 1, "failed": 1}  # log yes, webhook down, no e-mail
+    assert mailbox.messages == []
+
+    webhook.failing = False
+    _, counts = nightly.run(fixed, [LogChannel(), WebhookChannel(webhook.url), smtp_channel(controller)])
+    assert counts == {"opened": 0, "resolved": 0, "sent": 1, "failed": 0}
+    assert webhook.accepted[-1]["text"].startswith("[PIA Watch] 解消: ")
+    assert nightly.query("SELECT channel, notice, status, count(*) FROM alert_deliveries "
+                         "GROUP BY ALL ORDER BY ALL") == [
+        ("log", "opened", "sent", 1), ("log", "resolved", "sent", 1),
+        ("webhook", "opened", "sent", 1), ("webhook", "resolved", "failed", 3), ("webhook", "resolved", "sent", 1)]
