@@ -72,14 +72,21 @@ def open_new(con, run_id: str) -> list[str]:
     return ids
 
 
-def due(con, run_id: str, channel: str) -> list[Alert]:
-    """Open alerts this channel still owes: new this run, or failed here before and never sent."""
-    rows = con.execute("""
+# What every delivery says about an alert (the columns of ``_alert``), and where it comes from;
+# the last column is the URL of the version that fixed it (null while the alert is open).
+_ALERT_ROWS = """
         SELECT al.alert_id, al.rule, al.severity, al.message, al.city_code, m.name, f.organization,
-               al.assessment_number, f.title, f.source, f.evidence
+               al.assessment_number, f.title, f.source, f.evidence, fixed.url
         FROM alerts al
         JOIN findings f ON f.finding_id = al.finding_id
         LEFT JOIN municipalities m ON m.city_code = al.city_code
+        LEFT JOIN documents fixed ON fixed.sha256 = al.resolved_by_sha256 AND fixed.city_code = al.city_code
+"""
+
+
+def due(con, run_id: str, channel: str) -> list[Alert]:
+    """Open alerts this channel still owes: new this run, or failed here before and never sent."""
+    rows = con.execute(_ALERT_ROWS + """
         WHERE al.status = 'open'
           AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = al.alert_id
                           AND d.channel = ? AND d.notice = 'opened' AND d.status = 'sent')
@@ -94,13 +101,7 @@ def due(con, run_id: str, channel: str) -> list[Alert]:
 def due_resolutions(con, run_id: str, channel: str) -> list[Alert]:
     """Resolved alerts whose notice this channel owes: it was sent the alert, and the notice is
     new this run or failed here before and never got through."""
-    rows = con.execute("""
-        SELECT al.alert_id, al.rule, al.severity, al.message, al.city_code, m.name, f.organization,
-               al.assessment_number, f.title, f.source, f.evidence, fixed.url
-        FROM alerts al
-        JOIN findings f ON f.finding_id = al.finding_id
-        LEFT JOIN municipalities m ON m.city_code = al.city_code
-        LEFT JOIN documents fixed ON fixed.sha256 = al.resolved_by_sha256 AND fixed.city_code = al.city_code
+    rows = con.execute(_ALERT_ROWS + """
         WHERE al.status = 'resolved'
           AND EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = al.alert_id
                       AND d.channel = ? AND d.notice = 'opened' AND d.status = 'sent')
@@ -111,13 +112,14 @@ def due_resolutions(con, run_id: str, channel: str) -> list[Alert]:
                           AND d.channel = ? AND d.notice = 'resolved' AND d.status = 'failed'))
         ORDER BY al.city_code, al.assessment_number, al.rule, al.alert_id""",
         [channel, channel, run_id, channel]).fetchall()
-    return [_alert(row[:11], resolved_by_url=row[11]) for row in rows]
+    return [_alert(row) for row in rows]
 
 
-def _alert(row, resolved_by_url: str | None = None) -> Alert:
+def _alert(row) -> Alert:
+    """An Alert from a row of ``_ALERT_ROWS``."""
     return Alert(alert_id=row[0], rule=row[1], severity=row[2], message=row[3], city_code=row[4],
                  city_name=row[5], organization=row[6], assessment_number=row[7], title=row[8], url=row[9],
-                 evidence=json.loads(row[10]) if row[10] else {}, resolved_by_url=resolved_by_url)
+                 evidence=json.loads(row[10]) if row[10] else {}, resolved_by_url=row[11])
 
 
 def record_attempt(con, alert_id: str, channel: str, error: str | None, notice: str = "opened") -> None:

@@ -59,12 +59,16 @@ def subject(alert: Alert) -> str:
     return f"[PIA Watch] {alert.city} {number} {alert.rule}"
 
 
-def text(alert: Alert) -> str:
+def _document_line(alert: Alert) -> str:
     number = alert.assessment_number if alert.assessment_number is not None else "不明"
+    return f"評価書: {alert.title or '評価書名不明'}（評価書番号 {number}）"
+
+
+def text(alert: Alert) -> str:
     lines = [
         f"[PIA Watch] {alert.rule}（{SEVERITY_LABELS.get(alert.severity, alert.severity)}）",
         f"自治体: {alert.city}" + (f" {alert.organization}" if alert.organization and alert.city_name else ""),
-        f"評価書: {alert.title or '評価書名不明'}（評価書番号 {number}）",
+        _document_line(alert),
         f"URL: {alert.url or '不明'}",
         f"内容: {alert.message}",
         "根拠:",
@@ -80,11 +84,10 @@ def resolved_subject(alert: Alert) -> str:
 
 def resolved_text(alert: Alert) -> str:
     """The notice that a new version of the document no longer has the alert's problem."""
-    number = alert.assessment_number if alert.assessment_number is not None else "不明"
     lines = [
         f"[PIA Watch] 解消: {alert.rule}",
         f"自治体: {alert.city}",
-        f"評価書: {alert.title or '評価書名不明'}（評価書番号 {number}）",
+        _document_line(alert),
         f"新しい版: {alert.resolved_by_url or alert.url or '不明'}",
         f"前回の内容: {alert.message}",
         "新しい版では、この問題は見つかりませんでした。",

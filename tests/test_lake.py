@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT_ROOT
-from load.backend import Warehouse, backend_of, warehouse_from
+from load.backend import Warehouse, backend_of, open_lake, warehouse_from
 from load.schema import check_integrity, migrations
 from load.warehouse import (WarehouseMissing, WarehouseUnavailable, connect, load_run, record_run_start,
                             record_run_step, write_transaction)
@@ -36,6 +36,12 @@ def test_a_new_lake_is_migrated_and_has_the_views(lake):
 
 
 def test_reading_a_lake_that_holds_no_warehouse_says_so(lake):
+    with pytest.raises(WarehouseMissing, match="holds no warehouse yet"):
+        connect(lake, read_only=True)
+
+
+def test_reading_a_lake_that_was_created_but_never_migrated_says_so(lake):
+    open_lake(lake).close()  # the catalog exists now, with no tables in it
     with pytest.raises(WarehouseMissing, match="holds no warehouse yet"):
         connect(lake, read_only=True)
 
