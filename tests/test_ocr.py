@@ -1,4 +1,4 @@
-"""extract.ocr and the OCR route of transform.parse, on a real scan (no text layer)."""
+"""transform.ocr and the OCR route of transform.parse, on a real scan (no text layer)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from extract import ocr
-from extract.pdf import read_layouts
+from transform import ocr
+from transform.pdf import read_layouts
 from transform.parse import parse_pdf
 
 SCANNED = Path(__file__).parent / "fixtures" / "pdf" / "scanned-basic-pages.pdf"
@@ -41,7 +41,7 @@ def test_ruled_cells_are_found_on_the_skewed_scan():
     import numpy as np
     from PIL import Image
 
-    from extract.pdf import render_gray
+    from transform.pdf import render_gray
 
     image = render_gray(SCANNED, 1, ocr.DPI)
     angle = ocr.skew_angle(image)

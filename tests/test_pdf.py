@@ -1,4 +1,4 @@
-"""extract.pdf and transform.layout: opening PDFs, refusing broken ones, geometry → rows."""
+"""transform.pdf and transform.layout: opening PDFs, refusing broken ones, geometry → rows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from reportlab.lib.pdfencrypt import StandardEncryption
 from reportlab.pdfgen import canvas
 
-from extract.pdf import check_bytes, has_doubled_glyphs, plumber_layout, read_layouts
+from transform.pdf import check_bytes, has_doubled_glyphs, plumber_layout, read_layouts
 from piawatch.errors import CorruptPDF, EncryptedPDF, NotAPDF
 from transform.layout import document_rows
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from extract.pdf import Box, PageLayout, TextLine
+from transform.pdf import Box, PageLayout, TextLine
 from transform.normalize import clean, compact, is_page_footer, running_lines
 
 # Lines within this share of the page height from the top or bottom edge may be running

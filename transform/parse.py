@@ -4,8 +4,8 @@
 
 (transform.limited.parse_pdf_limited runs it in a child process with a time and memory limit.)
 
-Pages are read as positioned lines and cell boxes (extract.pdf); pages without a text layer are
-OCRed (extract.ocr). The rows of the document (transform.layout) go to the parser of its kind
+Pages are read as positioned lines and cell boxes (transform.pdf); pages without a text layer are
+OCRed (transform.ocr). The rows of the document (transform.layout) go to the parser of its kind
 (transform.forms). Raises the named errors of piawatch.errors for files that are not readable
 assessments.
 """
@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from extract import ocr
-from extract.pdf import PageLayout, read_layouts
+from transform import ocr
+from transform.pdf import PageLayout, read_layouts
 from piawatch.errors import NoTextLayer, NotAnAssessment
 from transform.forms.basic import parse_basic
 from transform.forms.common import kind_of, parse_cover

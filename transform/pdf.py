@@ -6,7 +6,7 @@ callers work from geometry rather than from one reading-order string that a layo
 
 pypdfium2 reads every page (about 20× faster than pdfminer here, and it already drops the
 doubled glyphs of fake bold). A page where doubled glyphs still come through is read again
-with pdfplumber and ``dedupe_chars()``. Pages without a text layer are left to ``extract.ocr``.
+with pdfplumber and ``dedupe_chars()``. Pages without a text layer are left to ``transform.ocr``.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from extract.pdf import Box, PageLayout, TextLine, render_gray
+from transform.pdf import Box, PageLayout, TextLine, render_gray
 
 DPI = 300
 TESSERACT_TIMEOUT_S = 120
