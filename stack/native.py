@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from load.backend import Warehouse, warehouse_from
+from piawatch.capabilities import POSTGRES_BIN
 from piawatch.errors import ConfigError, PiaWatchError
 from piawatch.settings import PROJECT_ROOT, load_settings
 from stack.airflow_init import ADMIN_USER, airflow_executable, initialise
@@ -38,7 +39,6 @@ from stack.secrets import load_or_create_secrets
 from stack.services import PASSTHROUGH_VARIABLES, SERVICES, read_env_file
 
 HOST = "127.0.0.1"
-POSTGRES_BIN = Path(os.environ.get("PIAWATCH_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
 # PostgreSQL refuses to run as root; as root the cluster belongs to this user instead.
 POSTGRES_OS_USER = "postgres"
 STOP_TIMEOUT_S = 15.0
@@ -169,9 +169,13 @@ def stop_processes(paths: StackPaths, names: list[str], first_signal: int = sign
         pid = recorded_pid(paths, name)
         if pid is not None:
             running[name] = (pid, json.loads(paths.pid_file(name).read_text())["group"])
-            _signal(pid, first_signal, running[name][1])
         else:
             paths.pid_file(name).unlink(missing_ok=True)
+    # The processes a group leader forked, seen before it dies (then they are orphans that no
+    # longer show as its children): stop() returns only once every one of them is gone too.
+    forked = process_tree([pid for pid, group in running.values() if group])
+    for pid, group in running.values():
+        _signal(pid, first_signal, group)
     deadline = time.monotonic() + timeout
     while any(is_running(pid) for pid, _ in running.values()) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -182,7 +186,8 @@ def stop_processes(paths: StackPaths, names: list[str], first_signal: int = sign
         paths.pid_file(name).unlink(missing_ok=True)
     # SIGKILL is not instant: return only once the ports and files are free for a restart.
     deadline = time.monotonic() + 5
-    while any(is_running(pid) for pid, _ in running.values()) and time.monotonic() < deadline:
+    while any(is_running(pid) for pid in forked | {pid for pid, _ in running.values()}) \
+            and time.monotonic() < deadline:
         time.sleep(0.05)
     return list(running)
 

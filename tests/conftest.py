@@ -156,7 +156,11 @@ class PostgresServer:
 @pytest.fixture(scope="session")
 def postgres():
     """PostgreSQL for DuckLake catalogs, shared by the session and stopped by pid at its end."""
+    from piawatch.capabilities import check
     from stack.native import stop
+
+    if not check("postgresql").available:
+        pytest.skip(check("postgresql").skip_reason)
 
     # As root, PostgreSQL runs as the postgres user, who cannot enter pytest's 0700 tmp dirs.
     root = Path(tempfile.mkdtemp(prefix="piawatch-postgres-"))

@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 
 from load.warehouse import connect
+from piawatch.capabilities import check
 from stack.api import AirflowAPI, AirflowAPIError
 from stack.memory import PeakSampler
-from stack.native import (DEMO_OVERRIDES, POSTGRES_BIN, StackPaths, api_client, is_running, kill_process,
+from stack.native import (DEMO_OVERRIDES, StackPaths, api_client, is_running, kill_process,
                           recorded_pid, stack_memory_bytes, start, start_airflow_service, stop, stop_processes)
 from stack.services import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
 
@@ -36,19 +37,12 @@ STACK_MEMORY_BUDGET = 3 * 2**30
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(600)]
 
 
-def _missing_binaries() -> list[str]:
-    missing = [str(POSTGRES_BIN / name) for name in ("initdb", "pg_ctl", "postgres")
-               if not (POSTGRES_BIN / name).exists()]
-    if shutil.which("redis-server") is None:
-        missing.append("redis-server")
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
-        missing.append("runuser")
-    return missing
+def _missing() -> list[str]:
+    return [c.skip_reason for c in (check("postgresql"), check("redis")) if not c.available]
 
 
-if _missing_binaries():
-    pytest.skip(f"the native stack needs {', '.join(_missing_binaries())} "
-                f"(apt-get install postgresql redis-server)", allow_module_level=True)
+if _missing():
+    pytest.skip("the native stack needs PostgreSQL and Redis: " + "; ".join(_missing()), allow_module_level=True)
 
 PROBE_DAGS = textwrap.dedent('''
     """Probe DAGs for tests/test_stack.py (written to a throw-away DAG folder)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -107,3 +108,32 @@ def test_secrets_are_made_once_private_and_kept(tmp_path):
 def test_every_service_name_is_unique_and_workers_are_the_only_replicated_one():
     assert len({service.name for service in SERVICES}) == len(SERVICES)
     assert [service.name for service in SERVICES if service.replicas > 1] == ["airflow-worker"]
+
+
+def _state(pid: int) -> str:
+    return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_zombie_is_not_running():
+    """A child that exited but was never waited for (a PID 1 that does not reap, in a container)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 10
+        while _state(child.pid) != "Z" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _state(child.pid) == "Z"
+        assert not is_running(child.pid)
+    finally:
+        child.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare(1) for a PID namespace")
+def test_stop_works_under_a_pid_1_that_never_reaps(tmp_path):
+    """The forked child, orphaned when stop() kills its parent, is re-parented to PID 1, which here
+    (pytest itself, as in a container without an init) never reaps it: it stays a zombie, and
+    stop() must still count it as gone."""
+    test = f"{__file__}::test_stop_ends_a_service_and_the_processes_it_forked"
+    done = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-m", "pytest", "-q",
+                           "-p", "no:cacheprovider", test], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "1 passed" in done.stdout
