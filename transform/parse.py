@@ -2,7 +2,7 @@
 
     parse_pdf(path, sha256=None) -> dict            every field of transform.record, plus `source`
 
-(transform.limited.parse_pdf_limited runs it in a child process with a time and memory limit.)
+(transform.sandbox.parse_pdf_limited runs it in a child process with a time and memory limit.)
 
 Pages are read as positioned lines and cell boxes (transform.pdf); pages without a text layer are
 OCRed (transform.ocr). The rows of the document (transform.layout) go to the parser of its kind
@@ -26,7 +26,7 @@ from transform.layout import document_rows
 from transform.record import FIELDS, empty_record
 
 # Bump whenever the output for the same bytes changes: the parse cache keys on it.
-PARSER_VERSION = "2026.11.23-2"
+PARSER_VERSION = "2026.11.30-1"
 
 # The longest real assessments run to about 150 pages; a PDF far beyond is read only this far.
 MAX_PAGES = 400

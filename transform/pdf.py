@@ -7,13 +7,19 @@ callers work from geometry rather than from one reading-order string that a layo
 pypdfium2 reads every page (about 20× faster than pdfminer here, and it already drops the
 doubled glyphs of fake bold). A page where doubled glyphs still come through is read again
 with pdfplumber and ``dedupe_chars()``. Pages without a text layer are left to ``transform.ocr``.
+
+pdfium never sees the machine's fonts: for a font the PDF does not embed it gets
+``fonts/piawatch-boxes.ttf`` (see tools/make_box_font.py), so the characters and their boxes
+come from the PDF's own positions and widths and a record is the same on every machine.
 """
 
 from __future__ import annotations
 
 import re
+import ctypes
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -34,6 +40,53 @@ MIN_TEXT_CHARS = 8
 MAX_PATHS_PER_PAGE = 5000
 
 _DOUBLED = re.compile(r"(.)\1")
+
+BOX_FONT = Path(__file__).resolve().parent / "fonts" / "piawatch-boxes.ttf"
+
+
+class _BoxFontOnly(pdfium.PdfSysfontBase):
+    """pdfium's source of fonts a PDF does not embed: always the one box font, never a system font.
+    (With the system's fonts, the same PDF drops or keeps characters depending on which Japanese
+    fonts are installed.)"""
+
+    _NAME = b"PIAWatchBoxes\0"
+
+    def __init__(self, data: bytes):
+        super().__init__()
+        self._data = data
+
+    def EnumFonts(self, _, mapper):
+        pass
+
+    def MapFont(self, _, weight, italic, charset, pitch_family, face, exact):
+        return 1  # one handle: the box font
+
+    def GetFont(self, _, face):
+        return 1
+
+    def GetFontData(self, _, handle, table, buffer, size):
+        if table != 0:  # 0 asks for the whole font file
+            return 0
+        if buffer and size >= len(self._data):
+            ctypes.memmove(buffer, self._data, len(self._data))
+        return len(self._data)
+
+    def GetFaceName(self, _, handle, buffer, size):
+        if buffer and size >= len(self._NAME):
+            ctypes.memmove(buffer, self._NAME, len(self._NAME))
+        return len(self._NAME)
+
+    def GetFontCharset(self, _, handle):
+        return 1  # DEFAULT_CHARSET
+
+    def DeleteFont(self, _, handle):
+        pass
+
+
+@cache
+def pin_fonts() -> None:
+    """Install the box font as pdfium's only system font (once per process, before any page is read)."""
+    _BoxFontOnly(BOX_FONT.read_bytes()).setup()
 
 
 @dataclass(frozen=True)
@@ -107,6 +160,7 @@ def check_bytes(path: str | Path) -> None:
 def open_pdf(path: str | Path):
     """The pypdfium2 document, closed on exit; EncryptedPDF / CorruptPDF name why it cannot open."""
     check_bytes(path)
+    pin_fonts()
     try:
         document = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
