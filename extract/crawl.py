@@ -33,7 +33,7 @@ def limits_for(city: City, base: HttpLimits | None = None) -> HttpLimits:
 def crawl_city(city: City, settings: Settings, *, limits: HttpLimits | None = None) -> dict:
     crawled_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     limits = limits_for(city, limits)
-    with PoliteSession(user_agent=settings.user_agent, allowed_hosts=city.allowed_hosts,
+    with PoliteSession(user_agent=settings.user_agent, allowed_origins=city.allowed_origins,
                        allow_private=city.allow_private, limits=limits,
                        host_locks_dir=settings.http_state_dir / "hosts") as session:
         found = discover(session, city.urls, depth=city.depth, page_limit=city.page_limit,

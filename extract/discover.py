@@ -12,9 +12,8 @@ from __future__ import annotations
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
-from extract.http import HttpLimits, PoliteSession
+from extract.http import HttpLimits, PoliteSession, origins_of
 from extract.links import is_pdf_url, may_be_page, parse_links
 from piawatch.errors import FetchError, HTTPStatusError
 
@@ -82,7 +81,7 @@ def discover(session: PoliteSession, start_urls, *, depth: int, page_limit: int,
             if is_pdf_url(link.url):
                 found.add_link(link.url, link.text, response.url)
             elif (hops < depth and link.url not in queued and may_be_page(link.url)
-                  and urlsplit(link.url).hostname in session.allowed_hosts):
+                  and session.allows(link.url)):
                 queued.add(link.url)
                 queue.append((link.url, hops + 1, response.url, link.text))
     return found
@@ -94,10 +93,7 @@ def discover_pdf_links(url: str, *, depth: int = 2, allow_private: bool = False,
 
     Raises the fetch error when ``url`` itself cannot be read; later pages that fail are logged.
     """
-    host = urlsplit(url).hostname
-    if not host:
-        raise FetchError(f"{url}: not an http(s) URL with a host")
-    with PoliteSession(user_agent=settings.user_agent, allowed_hosts={host.lower()},
+    with PoliteSession(user_agent=settings.user_agent, allowed_origins=origins_of([url]),
                        allow_private=allow_private, limits=limits) as session:
         found = discover(session, [url], depth=depth, page_limit=page_limit)
     if found.failures and found.failures[0]["url"] == url:

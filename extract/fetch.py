@@ -2,20 +2,20 @@
 
 The validators a server gave for a URL (ETag, Last-Modified) and the sha256 of what it served are
 kept in http/<sha1(url)>.json, so the next crawl asks "changed since?" and an unchanged PDF costs
-a 304 and no bytes. Bytes that do not start like a PDF are refused before they are stored.
+a 304 and no bytes. A record that does not parse is quarantined and the PDF fetched again
+(piawatch.state_files). Bytes that do not start like a PDF are refused before they are stored.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 from extract.http import PoliteSession, require_success
 from extract.store import raw_path, store_pdf
 from piawatch.errors import NotAPDF
+from piawatch.state_files import read_state, write_json
 
 # The PDF header may follow a little junk (some servers prepend a BOM or blank lines).
 PDF_HEADER_WINDOW = 1024
@@ -25,21 +25,21 @@ def validators_path(http_state_dir: Path, url: str) -> Path:
     return Path(http_state_dir) / f"{hashlib.sha1(url.encode('utf-8')).hexdigest()}.json"
 
 
+def _record_problem(state: dict) -> str | None:
+    if not isinstance(state.get("url"), str) or not isinstance(state.get("sha256"), str):
+        return "not a conditional-GET record (url and sha256 missing)"
+    return None
+
+
 def read_validators(http_state_dir: Path, url: str) -> dict | None:
-    path = validators_path(http_state_dir, url)
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    return state if state.get("url") == url else None
+    """What the server said about ``url`` last time; None (fetch it unconditionally) when nothing
+    is known, or when the record is corrupt — then it is quarantined and rewritten by this fetch."""
+    state = read_state(validators_path(http_state_dir, url), _record_problem)
+    return state if state is not None and state["url"] == url else None
 
 
 def write_validators(http_state_dir: Path, url: str, state: dict) -> None:
-    path = validators_path(http_state_dir, url)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"url": url, **state}, ensure_ascii=False, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    write_json(validators_path(http_state_dir, url), {"url": url, **state})
 
 
 def check_pdf_bytes(body: bytes, url: str, content_type: str) -> None:

@@ -2,9 +2,20 @@
 
 Polite: robots.txt is obeyed (cached per host, Crawl-delay honoured), requests to one host are
 spaced by a delay, the User-Agent names the project and a contact, 5xx/429 are retried a bounded
-number of times honouring Retry-After. Safe: http/https only, only the city's hosts, no private,
-loopback or link-local address (checked at every redirect hop) unless the city is a local demo,
-timeouts on connect and read, and a size limit enforced while streaming.
+number of times honouring Retry-After.
+
+Safe, against a hostile page or server:
+- a URL is read once, the way the connection will read it (requests' own URL preparation, then
+  urllib3's parser); a URL our reading and that one disagree on (``http://127.0.0.1:80\\@8.8.8.8/``),
+  with user info, or that does not parse is refused (``connection_target``);
+- only the city's origins: scheme, host and port of its registry URLs (``allowed_origins``),
+  checked at every redirect hop;
+- no private, loopback or link-local address unless the city is a local demo, and every
+  connection goes to the address that was checked (``_PinnedConnection``): a name that resolves
+  to a public address for the check and a private one for the connect (DNS rebinding) is never
+  resolved a second time;
+- a wall-clock deadline per request (``HttpLimits.total_timeout``) that shuts the socket down
+  however slowly the server drips its headers or body, and a size limit while streaming.
 
 Every request made (robots.txt, redirect hops and retries included) is appended to
 ``PoliteSession.fetch_log`` as one fetch-log row.
@@ -15,9 +26,11 @@ from __future__ import annotations
 import fcntl
 import ipaddress
 import socket
+import threading
 import time
 import urllib.robotparser
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +39,9 @@ from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from requests.models import PreparedRequest
 from requests.structures import CaseInsensitiveDict
 
 from piawatch.errors import DisallowedURL, FetchError, FetchTimeout, HTTPStatusError, TooLarge
@@ -33,6 +49,7 @@ from piawatch.errors import DisallowedURL, FetchError, FetchTimeout, HTTPStatusE
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 CHUNK_BYTES = 64 * 1024
+DEFAULT_PORTS = {"http": 80, "https": 443}
 # A Crawl-delay larger than this is a misconfiguration, not a request we can follow at night.
 MAX_CRAWL_DELAY = 60.0
 
@@ -41,7 +58,8 @@ MAX_CRAWL_DELAY = 60.0
 class HttpLimits:
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
-    # A whole response must arrive within this, however slowly the server drips it.
+    # A whole request (connect, headers, body) ends within this, however slowly the server drips:
+    # at the deadline its socket is shut down.
     total_timeout: float = 120.0
     max_page_bytes: int = 5 * 1024 * 1024
     max_pdf_bytes: int = 64 * 1024 * 1024
@@ -50,6 +68,9 @@ class HttpLimits:
     max_retry_wait: float = 30.0
     delay_seconds: float = 1.0
     max_redirects: int = 5
+    # A whole session (one city's crawl) makes no request after this many seconds: what is left
+    # becomes failure rows, tried again the next night.
+    session_budget: float = 1800.0
 
 
 @dataclass
@@ -85,23 +106,146 @@ def require_success(response: Response) -> Response:
     return response
 
 
-def blocked_address_reason(host: str) -> str | None:
-    """Why ``host`` must not be contacted from a public crawl (private, loopback, …), else None."""
+Origin = tuple[str, str, int]  # scheme, host (lower case, IDNA), port
+
+
+def connection_target(url: str) -> Origin:
+    """(scheme, host, port) exactly as the connection will use them: the URL prepared as
+    ``requests`` prepares it, then read by urllib3, which opens the socket.
+
+    DisallowedURL when the URL does not parse, carries user info, or when Python's own reading
+    (``urlsplit``, which this project's link handling and a reader of the log use) names another
+    scheme, host or port: ``http://127.0.0.1:80\\@8.8.8.8/`` is host 8.8.8.8 to one and
+    127.0.0.1 to the other, and must not be fetched at all.
+    """
+    if any(ch.isspace() or ord(ch) < 32 or ch == "\x7f" for ch in url):
+        raise DisallowedURL(f"{url!r}: a URL with whitespace or control characters is not fetched")
+    try:
+        ours = urlsplit(url)
+        our_port = ours.port
+        prepared = PreparedRequest()
+        prepared.prepare_url(url, None)
+        theirs = urllib3.util.parse_url(prepared.url)
+    except (ValueError, requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+        raise DisallowedURL(f"{url}: not a well-formed URL ({exc})") from None
+    scheme = (theirs.scheme or "").lower()
+    if scheme not in DEFAULT_PORTS or ours.scheme.lower() != scheme:
+        raise DisallowedURL(f"{url}: only http and https URLs are fetched")
+    host = (theirs.host or "").lower().strip("[]")
+    try:
+        our_host = (ours.hostname or "").encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        our_host = ours.hostname or ""
+    port = theirs.port or DEFAULT_PORTS[scheme]
+    if not host or host != our_host or port != (our_port or DEFAULT_PORTS[scheme]):
+        raise DisallowedURL(f"{url}: its host reads as {our_host or '(none)'}:{our_port or DEFAULT_PORTS[scheme]} "
+                            f"to one URL parser and {host or '(none)'}:{port} to the connection; refused")
+    if ours.username is not None or ours.password is not None or theirs.auth or "@" in ours.netloc:
+        raise DisallowedURL(f"{url}: a URL with user info (user@host) is not fetched")
+    return scheme, host, port
+
+
+def origin_text(origin: Origin) -> str:
+    scheme, host, port = origin
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def origins_of(urls: Iterable[str]) -> frozenset[Origin]:
+    """The origins a crawl of ``urls`` may reach: each URL's own, and for a plain-http URL on
+    the default port also https on 443 of the same host (a site moving to TLS is the same site;
+    any other port of the host is another service)."""
+    origins = set()
+    for url in urls:
+        scheme, host, port = connection_target(url)
+        origins.add((scheme, host, port))
+        if (scheme, port) == ("http", 80):
+            origins.add(("https", host, 443))
+    return frozenset(origins)
+
+
+def _address_reason(host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    for kind in ("loopback", "link_local", "unspecified", "multicast", "private", "reserved"):
+        if getattr(address, f"is_{kind}"):
+            article = "an" if kind[0] in "aeiou" else "a"
+            return f"host {host} resolves to {address}, {article} {kind.replace('_', '-')} address"
+    if not address.is_global:  # e.g. 100.64.0.0/10, shared by carriers
+        return f"host {host} resolves to {address}, not a public address"
+    return None
+
+
+def checked_address(host: str, *, allow_private: bool) -> str:
+    """Resolve ``host`` once and return the address to connect to; DisallowedURL when it does not
+    resolve or (unless ``allow_private``) any of its addresses is not public."""
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
-        return f"host {host} does not resolve ({exc.strerror})"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        for kind in ("loopback", "link_local", "unspecified", "multicast", "private", "reserved"):
-            if getattr(address, f"is_{kind}"):
-                article = "an" if kind[0] in "aeiou" else "a"
-                return f"host {host} resolves to {address}, {article} {kind.replace('_', '-')} address"
-        if not address.is_global:  # e.g. 100.64.0.0/10, shared by carriers
-            return f"host {host} resolves to {address}, not a public address"
+        raise DisallowedURL(f"host {host} does not resolve ({exc.strerror})") from None
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    if not allow_private:
+        for address in addresses:
+            reason = _address_reason(host, address)
+            if reason:
+                raise DisallowedURL(reason)
+    return str(addresses[0])
+
+
+def blocked_address_reason(host: str) -> str | None:
+    """Why ``host`` must not be contacted from a public crawl (private, loopback, …), else None."""
+    try:
+        checked_address(host, allow_private=False)
+    except DisallowedURL as exc:
+        return exc.reason
     return None
+
+
+class _PinnedConnection:
+    """A urllib3 connection that connects to the address its session checked for the host,
+    never resolving the name again, and hands its socket to the session's deadline watchdog.
+    Host header, TLS SNI and certificate checks still use the host name."""
+
+    def __init__(self, *args, session: PoliteSession, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._session = session
+
+    def _new_conn(self):
+        name = self._dns_host
+        # urllib3 connects to _dns_host; everything else (Host header, SNI) reads .host
+        self._dns_host = self._session.pinned_address(name)
+        try:
+            sock = super()._new_conn()
+        finally:
+            self._dns_host = name
+        self._session._sockets.add(sock)
+        return sock
+
+
+class _PinnedHTTPConnection(_PinnedConnection, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _PinnedHTTPSConnection(_PinnedConnection, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _PinnedAdapter(HTTPAdapter):
+    def __init__(self, session: PoliteSession):
+        self._session = session
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        session, manager = self._session, self.poolmanager
+        new_pool = manager._new_pool
+
+        def pinned_pool(scheme, host, port, request_context=None):
+            pool = new_pool(scheme, host, port, request_context)
+            pool.ConnectionCls = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
+            pool.conn_kw = {**pool.conn_kw, "session": session}
+            return pool
+
+        manager._new_pool = pinned_pool
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -128,12 +272,12 @@ class PoliteSession:
     """Sequential HTTP for one crawl: one request at a time, spaced per host (across processes
     when given ``host_locks_dir``)."""
 
-    def __init__(self, *, user_agent: str, allowed_hosts: frozenset[str] | set[str],
+    def __init__(self, *, user_agent: str, allowed_origins: Iterable[Origin],
                  allow_private: bool = False, limits: HttpLimits = HttpLimits(),
                  sleep: Callable[[float], None] = time.sleep, host_locks_dir: Path | None = None):
         self.user_agent = user_agent
         self.host_locks_dir = host_locks_dir
-        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
+        self.allowed_origins = frozenset((scheme, host.lower(), port) for scheme, host, port in allowed_origins)
         self.allow_private = allow_private
         self.limits = limits
         self.fetch_log: list[dict] = []
@@ -142,9 +286,15 @@ class PoliteSession:
         self._http.headers.update({"User-Agent": user_agent, "Accept-Language": "ja,en;q=0.5"})
         # requests must not read proxies or .netrc: the address checks would be about the wrong host
         self._http.trust_env = False
+        adapter = _PinnedAdapter(self)
+        self._http.mount("http://", adapter)
+        self._http.mount("https://", adapter)
         self._robots: dict[str, tuple[urllib.robotparser.RobotFileParser, str | None]] = {}
-        self._blocked: dict[str, str | None] = {}
+        # host -> the address checked for it (or why it was refused), resolved once per session
+        self._pins: dict[str, str | DisallowedURL] = {}
+        self._sockets: weakref.WeakSet = weakref.WeakSet()
         self._last_request: dict[str, float] = {}
+        self._started = time.monotonic()
 
     def close(self) -> None:
         self._http.close()
@@ -166,25 +316,43 @@ class PoliteSession:
                             read_body_for, obey_robots=True)
 
     # --- checks ---------------------------------------------------------------------------------
+    def allows(self, url: str) -> bool:
+        """Whether ``url`` is on one of the session's origins (no request, no DNS)."""
+        try:
+            return connection_target(url) in self.allowed_origins
+        except DisallowedURL:
+            return False
+
     def check_url(self, url: str, *, obey_robots: bool = True) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise DisallowedURL(f"{url}: only http and https URLs are fetched")
-        host = (parts.hostname or "").lower()
-        if host not in self.allowed_hosts:
-            raise DisallowedURL(f"{url}: host {host or '(none)'} is not among the allowed hosts "
-                                f"{', '.join(sorted(self.allowed_hosts))}")
-        if not self.allow_private:
-            if host not in self._blocked:
-                self._blocked[host] = blocked_address_reason(host)
-            if self._blocked[host]:
-                raise DisallowedURL(f"{url}: {self._blocked[host]}; only demo cities (and --allow-private) "
-                                    "may use non-public addresses")
+        origin = connection_target(url)
+        if origin not in self.allowed_origins:
+            raise DisallowedURL(f"{url}: {origin_text(origin)} is not among the allowed origins "
+                                f"{', '.join(sorted(origin_text(o) for o in self.allowed_origins))}")
+        try:
+            self.pinned_address(origin[1])
+        except DisallowedURL as exc:
+            raise DisallowedURL(f"{url}: {exc.reason}") from None
         if obey_robots:
+            parts = urlsplit(url)
             robots, unreadable = self._robots_for(parts.scheme, parts.netloc)
             if not robots.can_fetch(self.user_agent, url):
                 why = f" ({unreadable})" if unreadable else ""
                 raise DisallowedURL(f"{url}: disallowed by {parts.scheme}://{parts.netloc}/robots.txt{why}")
+
+    def pinned_address(self, host: str) -> str:
+        """The address every connection to ``host`` uses: resolved and checked the first time,
+        the same for the rest of the session."""
+        host = host.lower().rstrip(".").strip("[]")
+        if host not in self._pins:
+            try:
+                self._pins[host] = checked_address(host, allow_private=self.allow_private)
+            except DisallowedURL as exc:
+                self._pins[host] = exc
+        pinned = self._pins[host]
+        if isinstance(pinned, DisallowedURL):
+            suffix = "" if self.allow_private else "; only demo cities (and --allow-private) may use non-public addresses"
+            raise DisallowedURL(f"{pinned.reason}{suffix}")
+        return pinned
 
     def _robots_for(self, scheme: str, netloc: str):
         origin = f"{scheme}://{netloc}"
@@ -257,6 +425,9 @@ class PoliteSession:
     def _follow(self, url, headers, max_bytes, read_body_for, *, obey_robots) -> Response:
         current = url
         for _ in range(self.limits.max_redirects + 1):
+            if time.monotonic() - self._started > self.limits.session_budget:
+                raise FetchTimeout(f"{current}: not fetched, the crawl's budget of "
+                                   f"{self.limits.session_budget:g} s is spent (tried again next run)")
             self.check_url(current, obey_robots=obey_robots)
             response = self._with_retries(current, headers, max_bytes, read_body_for)
             location = response.headers.get("Location")
@@ -304,7 +475,46 @@ class PoliteSession:
             finally:
                 row["elapsed_ms"] = round((time.monotonic() - started) * 1000)
 
+    @contextmanager
+    def _deadline(self, seconds: float):
+        """Shut every socket of the session down when ``seconds`` have passed: a blocked read
+        then returns at once, whether the server drips its headers or its body. The session makes
+        one request at a time, so its only busy socket is this request's; idle pooled ones are
+        simply opened again. Yields a one-element list that says whether the deadline struck."""
+        struck = [False]
+
+        def strike():
+            struck[0] = True
+            for sock in list(self._sockets):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        timer = threading.Timer(seconds, strike)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield struck
+        finally:
+            timer.cancel()
+
     def _read(self, url, headers, max_bytes, read_body_for, row, started) -> Response:
+        total = self.limits.total_timeout
+        late = FetchTimeout(f"{url}: not finished within {total:g} s (the limit per request)")
+        with self._deadline(total) as struck:
+            try:
+                response = self._read_within(url, headers, max_bytes, read_body_for, row, started)
+            except FetchError:
+                if struck[0]:
+                    raise late from None
+                raise
+        # a body without a length ends when the socket does: cut short, it is not a response
+        if struck[0]:
+            raise late
+        return response
+
+    def _read_within(self, url, headers, max_bytes, read_body_for, row, started) -> Response:
         timeout = (self.limits.connect_timeout, self.limits.read_timeout)
         try:
             raw = self._http.get(url, headers=headers, stream=True, allow_redirects=False, timeout=timeout)
@@ -323,11 +533,11 @@ class PoliteSession:
             content_type = raw.headers.get("Content-Type", "").split(";")[0].strip().lower()
             body = b""
             if read_body_for is None or read_body_for(content_type):
-                body = self._read_body(raw, url, max_bytes, started, row)
+                body = self._read_body(raw, url, max_bytes, row)
         return Response(url=url, status=raw.status_code, headers=raw.headers, body=body,
                         elapsed_ms=round((time.monotonic() - started) * 1000), log_row=row)
 
-    def _read_body(self, raw, url, max_bytes, started, row) -> bytes:
+    def _read_body(self, raw, url, max_bytes, row) -> bytes:
         chunks, size = [], 0
         try:
             for chunk in raw.iter_content(CHUNK_BYTES):
@@ -335,8 +545,6 @@ class PoliteSession:
                 row["bytes"] = size
                 if size > max_bytes:
                     raise TooLarge(f"{url}: more than {max_bytes} bytes, download stopped")
-                if time.monotonic() - started > self.limits.total_timeout:
-                    raise FetchTimeout(f"{url}: not finished within {self.limits.total_timeout:.0f} s")
                 chunks.append(chunk)
         except requests.exceptions.RequestException as exc:
             # a read timeout while streaming surfaces as a ConnectionError wrapping urllib3's error

@@ -87,7 +87,10 @@ def parse_links(body: bytes, url: str, *, http_charset: str | None = None, encod
     text, used = decode_html(body, http_charset, encoding)
     soup = BeautifulSoup(text, "html.parser")
     base = soup.find("base", href=True)
-    base_url = urljoin(url, base["href"]) if base else url
+    try:
+        base_url = urljoin(url, base["href"]) if base else url
+    except ValueError:  # a malformed <base href>: links stay relative to the page itself
+        base_url = url
     roots = soup.select(selector) if selector else [soup]
     links, seen = [], set()
     for root in roots:
@@ -95,8 +98,12 @@ def parse_links(body: bytes, url: str, *, http_charset: str | None = None, encod
             href = anchor["href"].strip()
             if not href or href.lower().startswith(_SKIPPED_SCHEMES):
                 continue
-            target = urldefrag(urljoin(base_url, href)).url
-            if urlsplit(target).scheme not in ("http", "https"):
+            try:
+                target = urldefrag(urljoin(base_url, href)).url
+                scheme = urlsplit(target).scheme
+            except ValueError:  # e.g. http://[::1 — a hostile or broken link is no link
+                continue
+            if scheme not in ("http", "https"):
                 continue
             key = (target, link_text(anchor))
             if key not in seen:

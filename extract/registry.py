@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 import soupsieve
 import yaml
 
-from piawatch.errors import ConfigError
+from extract.http import connection_target, origins_of
+from piawatch.errors import ConfigError, DisallowedURL
 
 DEFAULT_DEPTH = 2
 MAX_DEPTH = 5
@@ -25,6 +26,8 @@ DEFAULT_PAGE_LIMIT = 100
 _CODE = re.compile(r"^\d{6}$")
 _SLUG = re.compile(r"^[a-z][a-z0-9-]*$")
 _HOST = re.compile(r"^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$")
+# an allowed_hosts entry may name a whole origin instead of a host: https://cdn.example.jp:8443
+_ORIGIN = re.compile(r"^https?://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?/?$")
 # ${NAME} or ${NAME:-default}
 _VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
 
@@ -41,6 +44,9 @@ class City:
     prefecture: str
     urls: tuple[str, ...]
     allowed_hosts: frozenset[str]
+    # (scheme, host, port) the crawl may reach: the URLs' own origins (extract.http.origins_of),
+    # and for allowed_hosts, each host on http:80 and https:443 or the origin the entry names
+    allowed_origins: frozenset[tuple[str, str, int]]
     depth: int = DEFAULT_DEPTH
     page_limit: int = DEFAULT_PAGE_LIMIT
     demo: bool = False
@@ -129,12 +135,23 @@ def parse_city(entry, *, where: str, environment: dict[str, str]) -> City:
     urls = tuple(_listing_url(u, environment, bad) for u in raw_urls)
 
     hosts = entry.get("allowed_hosts")
+    try:
+        origins = set(origins_of(urls))
+    except DisallowedURL as exc:
+        raise bad("urls", urls, exc.reason) from None
     if hosts is None:
         allowed = frozenset(urlsplit(u).hostname for u in urls)
     else:
-        if not isinstance(hosts, list) or not all(isinstance(h, str) and _HOST.match(h.lower()) for h in hosts):
-            raise bad("allowed_hosts", hosts, "a list of host names")
-        allowed = frozenset(h.lower() for h in hosts)
+        if not isinstance(hosts, list) or not all(
+                isinstance(h, str) and (_HOST.match(h.lower()) or _ORIGIN.match(h.lower())) for h in hosts):
+            raise bad("allowed_hosts", hosts, "a list of host names or origins (https://host:port)")
+        named = [h.lower() for h in hosts if _HOST.match(h.lower())]
+        origins.update(connection_target(f"{scheme}://{host}/") for host in named for scheme in ("http", "https"))
+        try:
+            origins.update(connection_target(h.lower()) for h in hosts if _ORIGIN.match(h.lower()))
+        except DisallowedURL as exc:
+            raise bad("allowed_hosts", hosts, exc.reason) from None
+        allowed = frozenset(named) | frozenset(urlsplit(h.lower()).hostname for h in hosts if _ORIGIN.match(h.lower()))
         outside = [u for u in urls if urlsplit(u).hostname not in allowed]
         if outside:
             raise bad("urls", outside[0], f"its host is not in allowed_hosts {sorted(allowed)}")
@@ -173,7 +190,8 @@ def parse_city(entry, *, where: str, environment: dict[str, str]) -> City:
         numbers[key] = None if value is None else float(value)
 
     return City(code=code, slug=slug, name=entry["name"].strip(), prefecture=entry["prefecture"].strip(),
-                urls=urls, allowed_hosts=allowed, depth=depth, page_limit=page_limit, demo=demo, real=real,
+                urls=urls, allowed_hosts=allowed, allowed_origins=frozenset(origins), depth=depth,
+                page_limit=page_limit, demo=demo, real=real,
                 selector=selector, encoding=encoding, **numbers)
 
 
@@ -198,7 +216,10 @@ def _listing_url(raw, environment, bad) -> str:
         url = expand_variables(raw, environment)
     except KeyError as exc:
         raise bad("urls", raw, f"environment variable {exc.args[0]} is not set") from None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise bad("urls", url, f"not a well-formed URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise bad("urls", url, "an http:// or https:// URL with a host")
     return url

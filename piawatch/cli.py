@@ -46,9 +46,9 @@ def _print_rows(rows: list, fmt: str, text_line) -> None:
 
 
 def cmd_parse(args) -> int:
-    from transform.parse import parse_pdf
+    from transform.sandbox import parse_pdf_limited
 
-    record = parse_pdf(args.file)
+    record = parse_pdf_limited(args.file)  # the pipeline's sandbox: a bomb is one line, not a crash
     if args.format == "json":
         _print_json(record)
     else:
@@ -62,12 +62,12 @@ def cmd_parse(args) -> int:
 
 def cmd_check(args) -> int:
     from quality import check_records
-    from transform.parse import parse_pdf
+    from transform.sandbox import parse_pdf_limited
 
     records, sources, unreadable = [], [], 0
     for path in args.files:
         try:
-            records.append(parse_pdf(path))
+            records.append(parse_pdf_limited(path))
             sources.append(str(path))
         except PiaWatchError as exc:
             unreadable += 1
@@ -181,14 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("parse", cmd_parse, "parse one assessment PDF and print its record",
             "Parse one PDF into the CONTRACT record (JSON). Exits 1 with a one-line reason when the "
-            "file is not a readable assessment (HTML, truncated, encrypted, scanned without OCR, minutes…).")
+            "file is not a readable assessment (HTML, truncated, encrypted, scanned without OCR, minutes…) "
+            "or breaks the parse limits the nightly run uses (PIAWATCH_PARSE_TIMEOUT seconds, default 120; "
+            "PIAWATCH_PARSE_MEMORY_MB, default 1024).")
     p.add_argument("file", type=Path, metavar="FILE.pdf")
     add_format(p)
 
     p = add("check", cmd_check, "parse PDFs and run every data-quality rule on them",
             "Parse the files and run every data-quality rule (required, threshold, dates, procedure, "
             "choice, extraction), including the cross-document ones across the files given. Prints "
-            "the findings as a JSON list.")
+            "the findings as a JSON list. Each file is parsed within the same limits as `parse`; a file "
+            "that cannot be read is one line on stderr and the others are still checked.")
     p.add_argument("files", type=Path, nargs="+", metavar="FILE.pdf")
     add_format(p)
 

@@ -77,3 +77,9 @@ class ParseLimitExceeded(PiaWatchError):
     """Parsing ran over its time or memory budget."""
 
     code = "parse_limit"
+
+
+class ParserCrash(PiaWatchError):
+    """The parser raised something unexpected on this file (a parser bug the file revealed)."""
+
+    code = "parser_crash"

@@ -34,10 +34,9 @@ def run_id_from_airflow(dag_run_id: str) -> str:
 
 def _write_json(path: Path, payload: dict) -> None:
     """Write atomically so a killed task never leaves half a staged file for the loader."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-    tmp.replace(path)
+    from piawatch.state_files import write_json
+
+    write_json(path, payload)
 
 
 def _now() -> str:
@@ -96,25 +95,18 @@ def crawl_step(settings: Settings, run_id: str, city_code: str) -> list[dict]:
 
 
 def _cached_parse(settings: Settings, sha256: str) -> dict | None:
-    from transform.parse import PARSER_VERSION
+    """The parse cache's record or settled failure for this version (piawatch.parse_cache)."""
+    from piawatch.parse_cache import cached
 
-    path = settings.parsed_dir / f"{sha256}.json"
-    if not path.exists():
-        return None
-    cached = json.loads(path.read_text(encoding="utf-8"))
-    return cached if cached.get("parser_version") == PARSER_VERSION else None
-
-
-# Failures that the same bytes will always produce: cached so a broken PDF is not re-parsed
-# every night. Others (time/memory limits, OCR missing) are tried again next run.
-DETERMINISTIC_FAILURES = {"not_a_pdf", "encrypted_pdf", "corrupt_pdf", "not_an_assessment"}
+    return cached(settings.parsed_dir, sha256)
 
 
 def parse_step(settings: Settings, run_id: str, document: dict) -> dict:
     """Parse one PDF version (or reuse the parse cache) and stage the record or the failure."""
     from load.staging import BadStagedFile, record_rows
-    from transform.limited import parse_pdf_limited
+    from piawatch.parse_cache import remember
     from transform.parse import PARSER_VERSION
+    from transform.sandbox import parse_pdf_limited
 
     sha256 = document["sha256"]
     staged = _cached_parse(settings, sha256)
@@ -133,8 +125,7 @@ def parse_step(settings: Settings, run_id: str, document: dict) -> dict:
         except Exception as exc:  # a parser bug on one PDF must not stop the night
             log.error("parser crashed on %s: %s", sha256, traceback.format_exc())
             staged["error"] = {"code": "parser_crash", "reason": f"{type(exc).__name__}: {exc}"}
-        if "record" in staged or staged["error"]["code"] in DETERMINISTIC_FAILURES:
-            _write_json(settings.parsed_dir / f"{sha256}.json", staged)
+        staged = remember(settings.parsed_dir, staged)
     staged = {**staged, "url": document.get("url") or staged.get("url")}
     _write_json(settings.run_staging_dir(run_id) / "parse" / f"{sha256}.json", staged)
     return {"sha256": sha256, "ok": "record" in staged,
@@ -165,9 +156,11 @@ def stage_cached_parses(settings: Settings, run_id: str, crawled: list[list[dict
 
 def _run_started_at(settings: Settings, run_id: str) -> datetime | None:
     """When the run's first crawl began, from the staged files (the crawl tasks do not write the warehouse)."""
+    from load.staging import _read_json  # a torn staged file is BadStagedFile, as in the loader
+
     stamps = []
     for path in (settings.run_staging_dir(run_id) / "crawl").glob("*.json"):
-        crawled_at = json.loads(path.read_text(encoding="utf-8")).get("crawled_at")
+        crawled_at = _read_json(path).get("crawled_at")
         if crawled_at:
             stamps.append(datetime.fromisoformat(crawled_at))
     return min(stamps) if stamps else None

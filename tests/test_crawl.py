@@ -232,10 +232,12 @@ def test_size_limit_stops_the_download(server, cities, settings):
 
 
 def test_only_allowed_hosts_are_fetched(server, cities, settings):
-    elsewhere = dataclasses.replace(cities["sakai"], allowed_hosts=frozenset({"localhost"}))
+    port = int(server.url.rsplit(":", 1)[1])
+    elsewhere = dataclasses.replace(cities["sakai"], allowed_origins=frozenset({("http", "localhost", port)}))
     result = crawl_city(elsewhere, settings, limits=FAST)
     (refused,) = result["failures"]
-    assert refused["code"] == "disallowed" and "not among the allowed hosts localhost" in refused["reason"]
+    assert refused["code"] == "disallowed"
+    assert f"not among the allowed origins http://localhost:{port}" in refused["reason"]
 
 
 def test_retry_after_longer_than_the_limit_is_not_waited_for(corpus, settings, monkeypatch):

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from extract.discover import discover
-from extract.http import HttpLimits, PoliteSession, blocked_address_reason, require_success, retry_after_seconds
+from extract.http import (HttpLimits, PoliteSession, blocked_address_reason, origins_of, require_success,
+                          retry_after_seconds)
 from piawatch.errors import DisallowedURL, FetchTimeout, HTTPStatusError, TooLarge
 
 FAST = HttpLimits(connect_timeout=2, read_timeout=1, delay_seconds=0, backoff_seconds=0.05)
@@ -104,9 +105,10 @@ def site():
     server.server_close()
 
 
-def session(limits=FAST, hosts=("127.0.0.1",)):
-    return PoliteSession(user_agent="PIAWatch-test/1 (test@example.org)", allowed_hosts=set(hosts),
-                         allow_private=True, limits=limits)
+def session(site, limits=FAST):
+    return PoliteSession(user_agent="PIAWatch-test/1 (test@example.org)",
+                         allowed_origins={("http", "127.0.0.1", site.server_address[1])}, allow_private=True,
+                         limits=limits)
 
 
 def url(site, path):
@@ -114,8 +116,8 @@ def url(site, path):
 
 
 def test_redirect_hops_are_checked_like_the_first_url(site):
-    with session() as http:
-        with pytest.raises(DisallowedURL, match="host localhost is not among the allowed hosts"):
+    with session(site) as http:
+        with pytest.raises(DisallowedURL, match="http://localhost:[0-9]+ is not among the allowed origins"):
             http.get(url(site, "/out"))
         with pytest.raises(DisallowedURL, match="only http and https"):
             http.get(url(site, "/ftp"))
@@ -123,37 +125,37 @@ def test_redirect_hops_are_checked_like_the_first_url(site):
 
 
 def test_redirect_loops_end(site):
-    with session() as http, pytest.raises(Exception, match="more than 5 redirects"):
+    with session(site) as http, pytest.raises(Exception, match="more than 5 redirects"):
         http.get(url(site, "/loop"))
     assert site.hits.count("/loop") == 6
 
 
 def test_robots_disallow_and_unreachable_robots(site):
-    with session() as http:
+    with session(site) as http:
         with pytest.raises(DisallowedURL, match="disallowed by .*robots.txt"):
             http.get(url(site, "/closed/page.html"))
         assert http.get(url(site, "/open.html")).status == 200
     site.robots_status = 503
-    with session(HttpLimits(delay_seconds=0, retries=0)) as http:
+    with session(site, HttpLimits(delay_seconds=0, retries=0)) as http:
         with pytest.raises(DisallowedURL, match="robots.txt answered HTTP 503"):
             http.get(url(site, "/open.html"))
     site.robots_status = 404
-    with session() as http:
+    with session(site) as http:
         assert http.get(url(site, "/closed/page.html")).status == 200
 
 
 def test_5xx_is_retried_with_backoff(site):
-    with session() as http:
+    with session(site) as http:
         response = http.get(url(site, "/unstable"))
         assert response.status == 200
         assert [row["status"] for row in http.fetch_log if row["url"].endswith("/unstable")] == [500, 500, 200]
-    with session(HttpLimits(delay_seconds=0, retries=1, backoff_seconds=0.01)) as http:
+    with session(site, HttpLimits(delay_seconds=0, retries=1, backoff_seconds=0.01)) as http:
         with pytest.raises(HTTPStatusError, match="HTTP 500"):
             require_success(http.get(url(site, "/unstable-again")))
 
 
 def test_size_limit_while_streaming_and_when_announced(site):
-    with session(FAST) as http:
+    with session(site, FAST) as http:
         with pytest.raises(TooLarge, match="more than 100000 bytes"):
             http.get(url(site, "/big-unannounced"), max_bytes=100_000)
         assert http.fetch_log[-1]["error"].endswith("download stopped")
@@ -163,12 +165,12 @@ def test_size_limit_while_streaming_and_when_announced(site):
 
 
 def test_a_stalled_body_times_out(site):
-    with session(HttpLimits(read_timeout=0.3, delay_seconds=0)) as http, pytest.raises(FetchTimeout):
+    with session(site, HttpLimits(read_timeout=0.3, delay_seconds=0)) as http, pytest.raises(FetchTimeout):
         http.get(url(site, "/stall"))
 
 
 def test_requests_to_one_host_are_spaced(site):
-    with session(HttpLimits(delay_seconds=0.25)) as http:
+    with session(site, HttpLimits(delay_seconds=0.25)) as http:
         started = time.monotonic()
         for _ in range(3):
             http.get(url(site, "/page.html"))
@@ -178,7 +180,7 @@ def test_requests_to_one_host_are_spaced(site):
 
 def _crawl_pages_in_a_process(address: str, locks_dir: str, times) -> None:
     limits = HttpLimits(delay_seconds=0.3)
-    with PoliteSession(user_agent="PIAWatch-test/1 (test@example.org)", allowed_hosts={"127.0.0.1"},
+    with PoliteSession(user_agent="PIAWatch-test/1 (test@example.org)", allowed_origins=origins_of([address]),
                        allow_private=True, limits=limits, host_locks_dir=Path(locks_dir)) as http:
         for _ in range(3):
             http.get(f"{address}/page.html")
@@ -221,7 +223,8 @@ def test_public_addresses_pass():
 
 
 def test_refused_before_any_request():
-    public = PoliteSession(user_agent="t", allowed_hosts={"127.0.0.1"}, allow_private=False, limits=FAST)
+    public = PoliteSession(user_agent="t", allowed_origins={("http", "127.0.0.1", 9)}, allow_private=False,
+                           limits=FAST)
     with pytest.raises(DisallowedURL, match="127.0.0.1 resolves to 127.0.0.1, a loopback address"):
         public.get("http://127.0.0.1:9/x.pdf")
     assert public.fetch_log == []
@@ -235,7 +238,7 @@ def test_retry_after_forms():
 
 
 def test_a_pdf_behind_an_opaque_url_is_known_by_its_content_type(site):
-    with session() as http:
+    with session(site) as http:
         found = discover(http, [url(site, "/listing.html")], depth=1, page_limit=10)
         assert found.links == [{"url": url(site, "/download?id=3"), "link_text": "介護保険事務 基礎項目評価書",
                                 "found_on": url(site, "/listing.html")}]

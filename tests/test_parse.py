@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from piawatch.errors import CorruptPDF, EncryptedPDF, NotAnAssessment, NotAPDF, ParseLimitExceeded
-from transform.limited import parse_pdf_limited
+from transform.sandbox import parse_pdf_limited
 from transform.parse import PARSER_VERSION, parse_pdf
 from transform.record import FIELD_NAMES
 
