@@ -1,0 +1,163 @@
+"""How fast the static site builds, and how big it is, for a country-sized warehouse.
+
+Generates a synthetic warehouse of N cities and M assessments from the corpus's ground-truth
+records (demo/corpus/truth/*.json), loads it with the real loader, checks it with the real quality
+rules, publishes the read-only copy the site reads, then measures:
+
+- a cold build (empty site directory);
+- a rebuild with nothing changed (every page's content hash matches: nothing is rendered);
+- the total size of the site.
+
+    .venv/bin/python tools/bench_site.py                       # 1,800 cities, 50,000 assessments
+    .venv/bin/python tools/bench_site.py --cities 40 --assessments 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+TRUTH = PROJECT_ROOT / "demo" / "corpus" / "truth"
+PREFECTURES = ("北海道 青森県 岩手県 宮城県 秋田県 山形県 福島県 茨城県 栃木県 群馬県 埼玉県 千葉県 東京都 神奈川県 新潟県 "
+               "富山県 石川県 福井県 山梨県 長野県 岐阜県 静岡県 愛知県 三重県 滋賀県 京都府 大阪府 兵庫県 奈良県 和歌山県 "
+               "鳥取県 島根県 岡山県 広島県 山口県 徳島県 香川県 愛媛県 高知県 福岡県 佐賀県 長崎県 熊本県 大分県 宮崎県 "
+               "鹿児島県 沖縄県").split()
+
+
+def truth_records() -> list[dict]:
+    """The corpus's ground-truth records that are assessments (not the broken files)."""
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(TRUTH.glob("*.json"))]
+    return [r for r in records if r.get("kind")]
+
+
+@dataclass(frozen=True)
+class SyntheticCity:
+    """What the loader reads of a registry entry (load_run's ``cities``)."""
+
+    code: str
+    slug: str
+    name: str
+    prefecture: str
+    urls: tuple[str, ...]
+    demo: bool = True
+
+
+def synthetic_cities(count: int) -> list[SyntheticCity]:
+    return [SyntheticCity(f"9{i:05d}", f"city{i:05d}", f"合成市{i:05d}", PREFECTURES[i % len(PREFECTURES)],
+                          (f"http://127.0.0.1/city{i:05d}/",)) for i in range(count)]
+
+
+def stage_synthetic_run(staging_dir: Path, cities, assessments: int, fetched_at: datetime) -> None:
+    """Stage one crawl per city and one parsed record per document, as the crawl and parse steps do.
+
+    Record i goes to city i mod N and is a copy of truth record i mod T, with its own 評価書番号 and
+    公表日, so every city has a mix of kinds, the corpus's planted problems and clean documents.
+    """
+    truths = truth_records()
+    per_city: dict[str, list[dict]] = {c.code: [] for c in cities}
+    (staging_dir / "parse").mkdir(parents=True, exist_ok=True)
+    (staging_dir / "crawl").mkdir(parents=True, exist_ok=True)
+    for i in range(assessments):
+        city = cities[i % len(cities)]
+        record = json.loads(json.dumps(truths[i % len(truths)]))
+        record["assessment_number"] = i // len(cities) + 1
+        published = date(2019, 1, 1) + timedelta(days=(i * 37) % 2500)
+        if record.get("published_on"):
+            record["published_on"] = published.isoformat()
+        record["organization"] = f"{city.name}長"
+        url = f"{city.urls[0]}pia/{record['assessment_number']:03d}-{record['kind']}.pdf"
+        sha = hashlib.sha256(f"{city.code}:{i}:{record['kind']}".encode()).hexdigest()
+        record["source"] = {**(record.get("source") or {}), "sha256": sha}
+        (staging_dir / "parse" / f"{sha}.json").write_text(json.dumps(
+            {"sha256": sha, "parser_version": "bench", "url": url, "record": record}, ensure_ascii=False),
+            encoding="utf-8")
+        per_city[city.code].append({"url": url, "sha256": sha, "bytes": 20000, "link_text": record.get("title"),
+                                    "found_on": city.urls[0], "content_type": "application/pdf", "etag": None,
+                                    "last_modified": None, "fetched_at": fetched_at.isoformat(),
+                                    "is_new_version": True})
+    for city in cities:
+        documents = per_city[city.code]
+        (staging_dir / "crawl" / f"{city.code}.json").write_text(json.dumps({
+            "city_code": city.code, "crawled_at": fetched_at.isoformat(),
+            "pages": [{"url": city.urls[0], "status": 200, "encoding": "utf-8", "found_on": None}],
+            "links": [{"url": d["url"], "link_text": d["link_text"], "found_on": d["found_on"]} for d in documents],
+            "fetches": [], "documents": documents, "failures": []}, ensure_ascii=False), encoding="utf-8")
+
+
+def synthetic_warehouse(settings, cities: int, assessments: int, run_id: str = "bench1") -> dict:
+    """Stage, load, check and publish one run of the synthetic country; return the timings."""
+    from load.export import publish_copy
+    from load.warehouse import connect, load_run
+    from quality import check_warehouse
+
+    timings = {}
+    started = time.perf_counter()
+    registry = synthetic_cities(cities)
+    stage_synthetic_run(settings.run_staging_dir(run_id), registry, assessments,
+                        datetime(2026, 11, 1, 1, 0, tzinfo=timezone.utc))
+    timings["stage_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    load_run(settings.warehouse, run_id, settings.run_staging_dir(run_id), cities=registry)
+    timings["load_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    with connect(settings.warehouse) as con:
+        check_warehouse(con, run_id, today=date(2026, 11, 23))
+    publish_copy(settings.warehouse.path)
+    timings["check_s"] = time.perf_counter() - started
+    return timings
+
+
+def tree_size(root: Path) -> tuple[int, int]:
+    files = [p for p in root.rglob("*") if p.is_file()]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cities", type=int, default=1800)
+    parser.add_argument("--assessments", type=int, default=50000)
+    parser.add_argument("--keep", type=Path, help="build in this data directory and keep it (default: a temporary "
+                                                  "one); a warehouse generated there before is reused")
+    args = parser.parse_args()
+
+    data_dir = args.keep or Path(tempfile.mkdtemp(prefix="piawatch-bench-site-"))
+    os.environ["PIAWATCH_DATA_DIR"] = str(data_dir)
+    os.environ.pop("PIAWATCH_WAREHOUSE", None)
+    from piawatch.settings import load_settings
+    from website import build_site
+
+    settings = load_settings()
+    print(f"synthetic warehouse: {args.cities} cities, {args.assessments} assessments in {data_dir}", flush=True)
+    if args.keep and settings.warehouse.path.exists():
+        from load.export import publish_copy
+
+        print("  reusing the warehouse generated there before", flush=True)
+        publish_copy(settings.warehouse.path)
+    else:
+        timings = synthetic_warehouse(settings, args.cities, args.assessments)
+        print("  " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()), flush=True)
+    shutil.rmtree(settings.reports_dir / "site", ignore_errors=True)
+    cold = build_site(settings)
+    files, size = tree_size(cold.index.parent)
+    print(f"cold build        {cold.seconds:7.1f} s  ({cold.rendered} files written)", flush=True)
+    warm = build_site(settings)
+    print(f"no-change rebuild {warm.seconds:7.1f} s  ({warm.rendered} files written, {warm.skipped} unchanged)")
+    print(f"site size         {size / 1e6:7.1f} MB in {files} files "
+          f"(search index {(cold.index.parent / 'assets' / 'search-index.js').stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
