@@ -115,7 +115,7 @@ def threshold_result(text: str | None) -> tuple[str | None, bool | None]:
     without changing what is mandatory."""
     if not text:
         return None, None
-    plain = nfkc(text)
+    plain = re.sub(r"[\[\]［］]", " ", nfkc(text))  # printed bare or as a bracketed selection
     voluntary = bool(_VOLUNTARY.search(plain))
     stated = compact(_VOLUNTARY.sub("", plain))
     result = _lookup(stated, THRESHOLD_RESULT, cutoff=0.8) or _result_by_its_words(stated)

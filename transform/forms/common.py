@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 from transform import bands
-from transform.forms.reader import FormReader
-from transform.normalize import bracket_value, clean, compact, nearest_option, parse_date, section_numeral
+from transform.forms.reader import FormReader, selected_text
+from transform.labels import LABELS
+from transform.labels import match as labels_match
+from transform.normalize import bracket_value, clean, compact, nearest_option, nfkc, parse_date, section_numeral
 
 # OCR may lose either bracket of 「[平成31年1月 様式2]」
 _FORM_VERSION = re.compile(r"^[\[［|]?\s*((?:平成|令和)\S*?年\S*?月\s*様式\s*\d+)\s*[\]］|」J]?$")
@@ -35,57 +37,79 @@ def kind_of(reader: FormReader) -> str | None:
 
 def parse_cover(reader: FormReader) -> None:
     """評価書番号, 評価書名 (with draft and end marks), 評価実施機関名, 公表日 and the form version."""
-    header = reader.find(lambda r: r.key.startswith("評価書番号") and "評価書名" in r.key)
-    if header is None or header + 1 >= len(reader.rows):
+    number_text, title, title_row = _number_and_title(reader)
+    digits = re.sub(r"\D", "", number_text or "")
+    if not digits and title_row is not None and reader.reread_number is not None:
+        digits = _reread_number(reader, title_row)
+    if digits:
+        reader.put("assessment_number", int(digits), title_row)
+    else:
         reader.mark_unread("assessment_number")
+    title = clean(title)
+    if title is None:
         reader.mark_unread("title")
     else:
-        row = reader.rows[header + 1]
-        if len(row.cells) >= 2:
-            number_text, title = row.cells[0].text, " ".join(c.text for c in row.cells[1:])
-        else:
-            match = _NUMBER_AND_TITLE.match(row.text)
-            number_text, title = (match.group(1), match.group(2)) if match else ("", row.text)
-        digits = re.sub(r"\D", "", number_text)
-        if not digits and reader.reread_number is not None:
-            # a lone number in a wide cell is what whole-page OCR drops: read that cell alone
-            header_row = reader.rows[header]
-            right = header_row.cells[1].x0 if len(header_row.cells) > 1 else header_row.cells[0].x1 + 60
-            digits = reader.reread_number(row.page, (header_row.cells[0].x0 - 1.5, row.top - 2,
-                                                     right - 4, row.bottom + 2))
-        if digits:
-            reader.put("assessment_number", int(digits), row)
-        else:
-            reader.mark_unread("assessment_number")
-        title = clean(title)
-        if reader.ocr and title:
+        if reader.ocr:
             # OCR loses the space every title has before its kind (「…事務 基礎項目評価書」)
             title = _KIND_SUFFIX.sub(" ", title, count=1)
-        reader.put("title", title, row)
-        if title:
-            reader.put("is_draft", bool(_DRAFT.search(title)), row)
-            ended = _ENDED.search(title)
-            reader.put("ended_on", parse_date(ended.group(1)).isoformat()
-                       if ended and parse_date(ended.group(1)) else None, row)
-    reader.value("organization", "評価実施機関名")
-    reader.value("published_on", "公表日", convert=iso_date)
-    version = reader.find(lambda r: r.page == 1 and _FORM_VERSION.match(r.text) is not None)
+        reader.put("title", title, title_row)
+        reader.put("is_draft", bool(_DRAFT.search(title)), title_row)
+        ended = _ENDED.search(title)
+        reader.put("ended_on", parse_date(ended.group(1)).isoformat()
+                   if ended and parse_date(ended.group(1)) else None, title_row)
+    cover_end = reader.find(lambda r: r.page > 1) or len(reader.rows)
+    reader.value("organization", LABELS["organization"], 0, cover_end, anywhere=True)
+    reader.value("published_on", LABELS["published_on"], 0, cover_end, convert=iso_date, anywhere=True)
+    version = reader.find(lambda r: r.page == 1 and _form_version(r) is not None)
     if version is None:
         reader.mark_unread("form_version")
     else:
-        row = reader.rows[version]
-        version_text = clean(_FORM_VERSION.match(row.text).group(1))
         # printed 「平成30年5月 様式4」; OCR can lose the space before 様式
-        reader.put("form_version", re.sub(r"(?<=[^\s])(?=様式)", " ", version_text), row)
+        reader.put("form_version", re.sub(r"(?<=[^\s])(?=様式)", " ", _form_version(reader.rows[version])),
+                   reader.rows[version])
+
+
+def _number_and_title(reader: FormReader):
+    """(number text, title, row) of the cover: under a header row 「評価書番号 | 評価書名」, or each
+    label with its own value (beside or below, as stacked covers print them)."""
+    header = reader.find(lambda r: labels_match(r.cells[0].text, LABELS["assessment_number"])
+                         and any(labels_match(c.text, LABELS["title"]) for c in r.cells[1:])
+                         or (r.key.startswith("評価書番号") and "評価書名" in r.key and len(r.cells) == 1))
+    if header is not None and header + 1 < len(reader.rows):
+        row = reader.rows[header + 1]
+        if len(row.cells) >= 2:
+            return row.cells[0].text, " ".join(c.text for c in row.cells[1:]), row
+        match = _NUMBER_AND_TITLE.match(row.text)
+        return (match.group(1), match.group(2), row) if match else ("", row.text, row)
+    number = reader.labelled(LABELS["assessment_number"])
+    title = reader.labelled(LABELS["title"])
+    return (reader.value_at(number, LABELS["assessment_number"]) if number else None,
+            reader.value_at(title, LABELS["title"]) if title else None,
+            (title or number).row if (title or number) else None)
+
+
+def _reread_number(reader: FormReader, row) -> str:
+    """A lone number in a wide cell is what whole-page OCR drops: read the number's cell alone."""
+    at = reader.rows.index(row)
+    header_row = reader.rows[at - 1] if at else row
+    right = header_row.cells[1].x0 if len(header_row.cells) > 1 else header_row.cells[0].x1 + 60
+    return reader.reread_number(row.page, (header_row.cells[0].x0 - 1.5, row.top - 2, right - 4, row.bottom + 2))
+
+
+_FORM_VERSION_IN_CELL = re.compile(r"[\[［]\s*((?:平成|令和)\S*?年\S*?月\s*様式\s*\d+)\s*[\]］]")
+
+
+def _form_version(row) -> str | None:
+    """The form version printed on the row: alone (OCR may lose a bracket) or in brackets
+    beside other text."""
+    whole = _FORM_VERSION.match(row.text)
+    found = whole or _FORM_VERSION_IN_CELL.search(nfkc(row.text))
+    return clean(found.group(1)) if found else None
 
 
 def iso_date(text: str | None) -> str | None:
     parsed = parse_date(text)
     return parsed.isoformat() if parsed else None
-
-
-def is_choice_row(row) -> bool:
-    return len(row.cells) >= 2 and any(CHOICE_LIST_MARK in compact(c.text) for c in row.cells[1:])
 
 
 GENERIC_RISK_QUESTION = "リスクへの対策は十分か"
@@ -102,26 +126,30 @@ def risk_answers(reader: FormReader, start: int, end: int) -> list[dict]:
     answers = []
     section = risk_label = None
     for row in reader.rows[start:end]:
-        if len(row.cells) == 1:
+        if len(row.cells) == 1 and CHOICE_LIST_MARK not in row.key:
             if re.match(r"^\d+\.\s*\S", row.cells[0].text):
                 section = clean(re.split(r"\s*[\[［]", row.cells[0].text, maxsplit=1)[0])
                 risk_label = None
             else:
                 risk_label = row.cells[0].text
             continue
-        if not is_choice_row(row):
+        if CHOICE_LIST_MARK not in row.key:
             continue
-        options = compact(" ".join(c.text for c in row.cells[1:]))
+        options = row.key.split(CHOICE_LIST_MARK, 1)[1]
         choices = bands.RISK_ANSWERS if "特に力を入れている" in options else (
             bands.EDUCATION_ANSWERS if "特に力を入れて行っている" in options else None)
         if choices is None:
             continue
-        answer = reader.selection_of(row)
-        question = row.cells[0].text
-        if compact(question) == GENERIC_RISK_QUESTION and risk_label:
-            question = risk_label
+        # the question: the row's first cell (before a selection printed in it), or — where the
+        # row holds only the selection (a label stacked above) or the generic 「リスクへの対策は
+        # 十分か」 — the risk's own label row above it
+        question = re.split(r"\s*[\[［]", row.cells[0].text, maxsplit=1)[0]
+        if not question or compact(question) == GENERIC_RISK_QUESTION:
+            question = risk_label or question
+        if not question:
+            continue
         answers.append({"section": section, "question": bands.form_question(question),
-                        "answer": answer, "page": row.end_page or row.page})
+                        "answer": selected_text(row.text), "page": row.end_page or row.page})
     return answers
 
 

@@ -12,6 +12,7 @@ import re
 from transform import bands
 from transform.forms.common import iso_date, parse_changes, risk_answers
 from transform.forms.reader import FormReader
+from transform.labels import LABELS
 from transform.normalize import clean, compact, find_dates, parse_date_range, section_numeral
 
 _FILE_NUMBER = re.compile(r"^\(\s*\d+\s*\)\s*")
@@ -23,8 +24,9 @@ def parse_detailed(reader: FormReader, kind: str) -> None:
     full = kind == "full"
     basic_info = reader.section(1, "基本情報")
     begin, end = basic_info if basic_info else (0, None)
-    reader.value("business_name", "①事務の名称", begin, end)
-    reader.choice("subject_count_band", "③対象人数", bands.subject_count_band, begin, end)
+    reader.value("business_name", LABELS["business_name"], begin, end, anywhere=True)
+    reader.choice("subject_count_band", LABELS["subject_count"], bands.subject_count_band, begin, end,
+                  anywhere=True)
 
     _files(reader)
     reader.choice("serious_incident_past_3_years", "過去3年以内", bands.incident, how="contains")
@@ -49,36 +51,36 @@ def _procedure(reader: FormReader, section: tuple[int, int] | None, full: bool) 
             reader.mark_unread(name)
         return
     begin, end = section
-    basic = reader.labelled("1. 基礎項目評価", begin, end)
-    basic_at = basic[0] if basic else begin
-    reader.value("basic_assessment_date", "①実施日", basic_at, end, convert=iso_date)
-    found = reader.labelled("②しきい値判断結果", basic_at, end)
+    basic = reader.labelled("基礎項目評価", begin, end, how="contains")
+    basic_at = basic.index if basic else begin
+    reader.value("basic_assessment_date", LABELS["basic_assessment_date"], basic_at, end, convert=iso_date)
+    found = reader.labelled(LABELS["threshold_result"], basic_at, end)
     if found is None:
         reader.mark_unread("threshold_result")
     else:
-        result, voluntary = bands.threshold_result(reader.selection_of(found[1]))
-        reader.put("threshold_result", result, found[1])
-        reader.put("threshold_result_voluntary", voluntary, found[1])
+        result, voluntary = bands.threshold_result(reader.selection_at(found, LABELS["threshold_result"]))
+        reader.put("threshold_result", result, found.row)
+        reader.put("threshold_result_voluntary", voluntary, found.row)
 
     comment = reader.labelled("意見の聴取", begin, end, how="contains")
-    comment_at = comment[0] if comment else begin
-    period = reader.labelled("②実施日・期間", comment_at, end)
+    comment_at = comment.index if comment else begin
+    period = reader.labelled(LABELS["public_comment_period"], comment_at, end)
     if period is None:
         reader.mark_unread("public_comment_start")
         reader.mark_unread("public_comment_end")
     else:
-        start, stop = parse_date_range(reader.value_of(period[1], "②実施日・期間"))
-        reader.put("public_comment_start", start.isoformat() if start else None, period[1])
-        reader.put("public_comment_end", stop.isoformat() if stop else None, period[1])
+        start, stop = parse_date_range(reader.value_at(period, LABELS["public_comment_period"]))
+        reader.put("public_comment_start", start.isoformat() if start else None, period.row)
+        reader.put("public_comment_end", stop.isoformat() if stop else None, period.row)
     if full:
-        reader.value("public_comment_shortened_reason", "期間を短縮する特段の理由", comment_at, end,
-                     how="numbered")
+        reader.value("public_comment_shortened_reason", LABELS["public_comment_shortened_reason"], comment_at,
+                     end)
 
     review = reader.labelled("第三者点検", begin, end, how="contains")
     if review is None:
         reader.mark_unread("third_party_review_dates")
     else:
-        reader.value("third_party_review_dates", "①実施日", review[0], end,
+        reader.value("third_party_review_dates", LABELS["third_party_review_dates"], review.index, end,
                      convert=lambda text: [d.isoformat() for d in find_dates(text)])
 
 
@@ -106,19 +108,19 @@ def _files(reader: FormReader) -> None:
 def _file(reader: FormReader, start: int, end: int) -> dict:
     name_heading = reader.labelled("1. 特定個人情報ファイル名", start, end)
     name = None
-    if name_heading and name_heading[0] + 1 < end:
-        name = clean(_FILE_NUMBER.sub("", reader.rows[name_heading[0] + 1].text))
+    if name_heading and name_heading.index + 1 < end:
+        name = clean(_FILE_NUMBER.sub("", reader.rows[name_heading.index + 1].text))
 
-    def choice(label: str, how: str = "exact") -> str | None:
-        found = reader.labelled(label, start, end, how)
-        return reader.selection_of(found[1]) if found else None
+    def choice(field: str) -> str | None:
+        found = reader.labelled(LABELS[field], start, end)
+        return reader.selection_at(found, LABELS[field]) if found else None
 
-    held = reader.labelled("⑤保有開始日", start, end)
+    held = reader.labelled(LABELS["held_since"], start, end)
     return {
         "name": name,
-        "subject_band": bands.file_subject_band(choice("②対象となる本人の数")),
-        "record_items_count": choice("④記録される項目"),
-        "held_since": iso_date(reader.value_of(held[1], "⑤保有開始日")) if held else None,
+        "subject_band": bands.file_subject_band(choice("file_subject_band")),
+        "record_items_count": choice("record_items_count"),
+        "held_since": iso_date(reader.value_at(held, LABELS["held_since"])) if held else None,
         "outsourcing": _outsourcing(reader, start, end),
         "provisions": _provisions(reader, start, end),
     }
@@ -141,13 +143,13 @@ def _entries(reader: FormReader, start: int, end: int, heading) -> list[tuple[in
 def _outsourcing(reader: FormReader, start: int, end: int) -> list[dict]:
     entries = []
     for first, stop in _entries(reader, start, end, _OUTSOURCING_HEADING.match):
-        contractor = reader.labelled("委託先名", first, stop, how="numbered")
-        handlers = reader.labelled("委託先における取扱者数", first, stop, how="numbered")
+        contractor = reader.labelled(LABELS["contractor"], first, stop)
+        handlers = reader.labelled(LABELS["contractor_handlers"], first, stop)
         subcontract = reader.labelled("再委託の有無", first, stop, how="contains")
-        subcontracting = reader.selection_of(subcontract[1]) if subcontract else None
+        subcontracting = reader.selection_at(subcontract, "再委託の有無") if subcontract else None
         entries.append({
-            "contractor": reader.value_of(contractor[1], contractor[1].cells[0].text) if contractor else None,
-            "handler_count": reader.selection_of(handlers[1]) if handlers else None,
+            "contractor": reader.value_at(contractor, LABELS["contractor"]) if contractor else None,
+            "handler_count": reader.selection_at(handlers, LABELS["contractor_handlers"]) if handlers else None,
             "subcontracting": None if subcontracting is None else compact(subcontracting) == "再委託する",
         })
     return entries
