@@ -15,7 +15,9 @@ Safe, against a hostile page or server:
   to a public address for the check and a private one for the connect (DNS rebinding) is never
   resolved a second time;
 - a wall-clock deadline per request (``HttpLimits.total_timeout``) that shuts the socket down
-  however slowly the server drips its headers or body, and a size limit while streaming.
+  however slowly the server drips its headers or body, and a size limit while streaming;
+- a budget for the whole session (``HttpLimits.session_budget``, one city's crawl), after which
+  no request is made.
 
 Every request made (robots.txt, redirect hops and retries included) is appended to
 ``PoliteSession.fetch_log`` as one fetch-log row.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import fcntl
 import ipaddress
+import logging
 import socket
 import threading
 import time
@@ -45,6 +48,8 @@ from requests.models import PreparedRequest
 from requests.structures import CaseInsensitiveDict
 
 from piawatch.errors import DisallowedURL, FetchError, FetchTimeout, HTTPStatusError, TooLarge
+
+log = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -407,10 +412,16 @@ class PoliteSession:
                 self._last_request[parts.netloc] = time.monotonic()
             return
         self.host_locks_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.host_locks_dir / f"{quote(parts.netloc, safe='')}.lock", "a+", encoding="ascii") as lock:
+        with open(self.host_locks_dir / f"{quote(parts.netloc, safe='')}.lock", "a+", encoding="ascii",
+                  errors="replace") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             lock.seek(0)
-            last = float(lock.read().strip() or 0)
+            written = lock.read().strip()
+            try:
+                last = float(written or 0)
+            except ValueError:  # torn or foreign content: the time is rewritten after this request
+                log.warning("host lock %s held %r, not a time; taken as no request yet", lock.name, written[:40])
+                last = 0.0
             if delay - (time.time() - last) > 0:
                 self._sleep(delay - (time.time() - last))
             try:

@@ -141,3 +141,20 @@ def test_corrupt_state_between_nights_loses_nothing(tmp_path, monkeypatch, corpu
             if name == "corrupted":
                 assert len(list((settings.parsed_dir / QUARANTINE).iterdir())) == 5
     assert counts["clean"]["assessments"] == 5 and counts["corrupted"] == counts["clean"]
+
+
+def test_a_corrupt_host_lock_does_not_stop_the_crawl(settings, hostile, caplog):
+    """The per-host turn file (http/hosts/<host>.lock) holds the time of the last request; junk
+    in it is taken as "no request yet" and overwritten."""
+    url = hostile.route("/a.pdf", conditional_pdf(GOOD.read_bytes()))
+    locks = settings.http_state_dir / "hosts"
+    locks.mkdir(parents=True)
+    lock = locks / f"127.0.0.1%3A{hostile.port}.lock"
+    lock.write_bytes(b"\xff\x00garbage")
+    http = PoliteSession(user_agent="PIAWatch-test/1", allowed_origins={hostile.origin}, allow_private=True,
+                         limits=FAST, host_locks_dir=locks)
+    with caplog.at_level(logging.WARNING, logger="extract.http"):
+        document = fetch_pdf(http, url, raw_dir=settings.raw_dir, http_state_dir=settings.http_state_dir,
+                             max_bytes=1 << 24)
+    assert document["is_new_version"] and "not a time" in caplog.text
+    assert float(lock.read_text(encoding="ascii")) > 0

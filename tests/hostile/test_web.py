@@ -170,3 +170,34 @@ def test_a_city_that_never_ends_stops_at_the_crawls_budget(hostile, settings):
     spent = [f for f in result["failures"] if "budget of 2 s is spent" in f["reason"]]
     timed_out = [f for f in result["failures"] if "limit per request" in f["reason"]]
     assert spent and len(spent) + len(timed_out) == 50 and all(f["code"] == "timeout" for f in spent)
+
+
+def test_tls_to_the_pinned_address_still_checks_the_certificate_for_the_name(tls_hostile, resolver):
+    """Pinning changes where the socket goes, not whom TLS talks to: SNI and the certificate
+    check use the host name."""
+    tls_hostile.route("/page.html", page("ok over tls"))
+    resolver.set("pinned.test", "127.0.0.1", "10.255.255.1")
+    resolver.set("other.test", "127.0.0.1")
+    with session(("https", "pinned.test", tls_hostile.port)) as http:
+        http._http.verify = str(tls_hostile.certificate)  # trust the test's self-signed certificate
+        assert http.get(f"https://pinned.test:{tls_hostile.port}/page.html").body == b"ok over tls"
+    with session(("https", "other.test", tls_hostile.port)) as http:
+        http._http.verify = str(tls_hostile.certificate)
+        with pytest.raises(FetchError, match="(?i)hostname|certificate"):
+            http.get(f"https://other.test:{tls_hostile.port}/page.html")
+    assert [path for path, _ in tls_hostile.hits] == ["/robots.txt", "/page.html"]
+
+
+def test_registry_origins_are_the_urls_own_unless_the_entry_names_more():
+    from extract.registry import parse_city
+
+    entry = {"code": "212148", "slug": "kani", "name": "可児市", "prefecture": "岐阜県",
+             "urls": ["http://www.city.kani.lg.jp/9237.htm"]}
+    plain = parse_city(entry, where="test", environment={})
+    assert plain.allowed_origins == {("http", "www.city.kani.lg.jp", 80), ("https", "www.city.kani.lg.jp", 443)}
+    wider = parse_city({**entry, "allowed_hosts": ["www.city.kani.lg.jp", "https://cdn.example.jp:8443"]},
+                       where="test", environment={})
+    assert wider.allowed_origins == plain.allowed_origins | {("https", "cdn.example.jp", 8443)}
+    odd_port = parse_city({**entry, "urls": ["https://www.city.kani.lg.jp:8443/9237.htm"]}, where="test",
+                          environment={})
+    assert odd_port.allowed_origins == {("https", "www.city.kani.lg.jp", 8443)}
