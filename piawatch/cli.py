@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_format(p)
 
     p = add("discover", cmd_discover, "list the PDF links reachable from a city's page",
-            "Follow links from URL (same host, up to --depth) and print the PDF links found, with "
+            "Follow links from URL (same scheme, host and port, up to --depth) and print the PDF links found, with "
             "their link text and the page they were found on. Obeys robots.txt and the per-host delay.")
     p.add_argument("url")
     p.add_argument("--depth", type=int, default=2, help="how many links deep to follow (default: 2)")

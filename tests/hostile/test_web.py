@@ -122,6 +122,17 @@ def test_the_connection_uses_the_checked_address_and_keeps_the_host_name(hostile
     assert resolver.asked.count("pinned.test") == 1
 
 
+def test_one_byte_a_second_gets_no_longer_than_the_deadline(hostile):
+    """The drip of issue 18, as it was: one byte a second, for ever, under a 2 s deadline."""
+    hostile.route("/slow.pdf", drip(b"%PDF-1.4\n" + b"x" * 3600, every=1.0))
+    limits = HttpLimits(connect_timeout=1, read_timeout=20, total_timeout=2, delay_seconds=0, retries=0)
+    with session(hostile.origin, limits=limits) as http:
+        started = time.monotonic()
+        with pytest.raises(FetchTimeout, match="not finished within 2 s"):
+            http.get(hostile.url("/slow.pdf"))
+        assert 2 <= time.monotonic() - started < 3
+
+
 @pytest.mark.parametrize("behaviour", [
     drip(b"%PDF-1.4\n" + b"x" * 100, every=0.2),
     drip(b"%PDF-1.4\n" + b"x" * 100, every=0.2, announce_length=False),
