@@ -43,7 +43,7 @@ system-deps:  ## Debian packages for OCR, PDF rendering and the native stack (ne
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		tesseract-ocr tesseract-ocr-jpn fonts-ipafont-mincho fonts-ipafont-gothic \
-		poppler-utils qpdf postgresql redis-server
+		poppler-utils qpdf postgresql redis-server chromium
 
 clean:  ## remove the data directory (crawled PDFs, warehouse, reports)
 	rm -rf data

@@ -207,11 +207,20 @@ def finish_step(settings: Settings, run_id: str) -> None:
         publish_copy(settings.warehouse.path)
 
 
+def site_step(settings: Settings) -> None:
+    """Rebuild the static site (website/, reports/site/) from the warehouse just published."""
+    from website.build import rebuild_after_run
+
+    rebuild_after_run(settings)
+
+
 def report_step(settings: Settings, run_id: str | None = None) -> str:
     """A short human summary of a run, also written to reports/<run_id>/summary.md."""
     from piawatch.report import run_summary
+    from website.build import summary_line
 
     text, run_id = run_summary(settings, run_id)
+    text += summary_line(settings)
     out = settings.reports_dir / run_id / "summary.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
@@ -230,4 +239,5 @@ def run_all(settings: Settings, *, only: list[str] | None = None, demo: bool | N
     check_step(settings, run_id)
     alert_step(settings, run_id)
     finish_step(settings, run_id)
+    site_step(settings)
     return report_step(settings, run_id)
