@@ -207,12 +207,13 @@ def blocked_address_reason(host: str) -> str | None:
 
 class _PinnedConnection:
     """A urllib3 connection that connects to the address its session checked for the host,
-    never resolving the name again, and hands its socket to the session's deadline watchdog.
+    never resolving the name again, and whose sockets the session's deadline can shut down.
     Host header, TLS SNI and certificate checks still use the host name."""
 
     def __init__(self, *args, session: PoliteSession, **kwargs):
         super().__init__(*args, **kwargs)
         self._session = session
+        self._handshake_fd = -1
 
     def _new_conn(self):
         name = self._dns_host
@@ -223,7 +224,32 @@ class _PinnedConnection:
         finally:
             self._dns_host = name
         self._session._sockets.add(sock)
+        self._session._connections.add(self)
+        self._handshake_fd = sock.fileno()
         return sock
+
+    def connect(self):
+        try:
+            super().connect()
+        finally:
+            self._handshake_fd = -1
+        # over TLS the socket that carries the response is the TLS layer's, not the one made above
+        if self.sock is not None:
+            self._session._sockets.add(self.sock)
+
+    def cut_handshake(self) -> None:
+        """During the TLS handshake the TLS layer owns the descriptor and the socket object made
+        by ``_new_conn`` is detached from it: shut the descriptor itself down."""
+        fd = self._handshake_fd
+        if fd < 0:
+            return
+        borrowed = socket.socket(fileno=fd)
+        try:
+            borrowed.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        finally:
+            borrowed.detach()
 
 
 class _PinnedHTTPConnection(_PinnedConnection, urllib3.connection.HTTPConnection):
@@ -297,7 +323,9 @@ class PoliteSession:
         self._robots: dict[str, tuple[urllib.robotparser.RobotFileParser, str | None]] = {}
         # host -> the address checked for it (or why it was refused), resolved once per session
         self._pins: dict[str, str | DisallowedURL] = {}
+        # what the deadline shuts down: every socket made, and connections in their TLS handshake
         self._sockets: weakref.WeakSet = weakref.WeakSet()
+        self._connections: weakref.WeakSet = weakref.WeakSet()
         self._last_request: dict[str, float] = {}
         self._started = time.monotonic()
 
@@ -488,10 +516,11 @@ class PoliteSession:
 
     @contextmanager
     def _deadline(self, seconds: float):
-        """Shut every socket of the session down when ``seconds`` have passed: a blocked read
-        then returns at once, whether the server drips its headers or its body. The session makes
-        one request at a time, so its only busy socket is this request's; idle pooled ones are
-        simply opened again. Yields a one-element list that says whether the deadline struck."""
+        """Shut every socket of the session down when ``seconds`` have passed: a blocked read then
+        returns at once, whether the server drips its TLS handshake, its headers or its body. The
+        session makes one request at a time, so its only busy connection is this request's; idle
+        pooled ones are simply opened again. Yields a one-element list that says whether the
+        deadline struck."""
         struck = [False]
 
         def strike():
@@ -499,8 +528,10 @@ class PoliteSession:
             for sock in list(self._sockets):
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
+                except OSError:  # closed, or handed to the TLS layer
                     pass
+            for connection in list(self._connections):
+                connection.cut_handshake()
 
         timer = threading.Timer(seconds, strike)
         timer.daemon = True

@@ -144,3 +144,55 @@ def conditional_pdf(data: bytes, etag: str = '"v1"') -> Behaviour:
         (same if handler.headers.get("If-None-Match") == etag else fresh)(handler)
 
     return answer
+
+
+class SlowRelay:
+    """A TCP relay in front of a server that passes what the client sends at once and what the
+    server answers one byte per ``every`` seconds: any server, even a TLS handshake, made into
+    a drip."""
+
+    def __init__(self, target_port: int, every: float):
+        import socket
+
+        self.target_port, self.every = target_port, every
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self._closing = threading.Event()
+
+    def _pump(self, source, sink, every: float) -> None:
+        try:
+            while not self._closing.is_set():
+                data = source.recv(1 if every else 65536)
+                if not data:
+                    break
+                sink.sendall(data)
+                if every:
+                    time.sleep(every)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.close()
+                except OSError:
+                    pass
+
+    def _serve(self) -> None:
+        import socket
+
+        while not self._closing.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            threading.Thread(target=self._pump, args=(client, upstream, 0), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, self.every), daemon=True).start()
+
+    def __enter__(self):
+        threading.Thread(target=self._serve, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self._closing.set()
+        self.listener.close()

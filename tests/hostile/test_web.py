@@ -212,3 +212,25 @@ def test_registry_origins_are_the_urls_own_unless_the_entry_names_more():
     odd_port = parse_city({**entry, "urls": ["https://www.city.kani.lg.jp:8443/9237.htm"]}, where="test",
                           environment={})
     assert odd_port.allowed_origins == {("https", "www.city.kani.lg.jp", 8443)}
+
+
+@pytest.mark.parametrize("slow", ["body", "handshake"])
+def test_a_drip_over_tls_cannot_outlast_the_deadline(tls_hostile, resolver, slow):
+    """Over TLS the deadline cuts a dripping body, and also a handshake dripped a byte at a time
+    (the certificate alone is hundreds of bytes) while the TLS layer holds the socket. (Python
+    bounds a whole handshake by the connect timeout too; it is set longer here than the deadline.)"""
+    from .server import SlowRelay
+
+    tls_hostile.route("/slow.pdf", drip(b"%PDF-1.4\n" + b"x" * 100, every=0.2) if slow == "body"
+                      else pdf(A_PDF))
+    limits = HttpLimits(connect_timeout=5, read_timeout=5, total_timeout=1.5, delay_seconds=0, retries=0)
+    resolver.set("pinned.test", "127.0.0.1")
+    with SlowRelay(tls_hostile.port, every=0.05 if slow == "handshake" else 0) as relay:
+        with session(("https", "pinned.test", relay.port), limits=limits) as http:
+            http._http.verify = str(tls_hostile.certificate)
+            started = time.monotonic()
+            # the handshake drips for robots.txt already, and unreadable robots forbid the page
+            with pytest.raises(FetchTimeout if slow == "body" else DisallowedURL,
+                               match=r"not finished within 1.5 s \(the limit per request\)"):
+                http.get(f"https://pinned.test:{relay.port}/slow.pdf")
+            assert 1.5 <= time.monotonic() - started < 2.5
