@@ -145,7 +145,10 @@ def smtp_from_value(variable: str, raw: str) -> SmtpChannel:
         options = {"from": query.get("from") or query.get("from_email"), "to": query.get("to"),
                    "starttls": query.get("starttls")}
         ssl = parts.scheme == "smtps"
-        host, port = parts.hostname, parts.port
+        try:
+            host, port = parts.hostname, parts.port
+        except ValueError as exc:  # urllib's port check: not a number, or out of 0-65535
+            raise ConfigError(f"{variable} has an invalid port ({exc})") from None
         username = unquote(parts.username) if parts.username else None
         password = unquote(parts.password) if parts.password else None
     recipients = options["to"]

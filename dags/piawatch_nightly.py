@@ -3,6 +3,8 @@
 
 Every night at 02:00 Asia/Tokyo:
 
+0. **list_cities**: the same checks as `piawatch doctor` (registry, warehouse, alert channels):
+   a broken configuration fails the run here, before anything is crawled.
 1. **crawl_city** (mapped over the registry's cities, in parallel): discover PDF links, fetch new or
    changed PDFs into the content-addressed store, stage `crawl/<city>.json`.
 2. **parse_document** (mapped over PDF versions not parsed before): parse to the CONTRACT record,
@@ -10,7 +12,8 @@ Every night at 02:00 Asia/Tokyo:
 3. **load_warehouse**: the one writer of the warehouse (DuckDB file or DuckLake), one transaction per run.
 4. **check_quality**: the Great Expectations rules; findings into the warehouse, Data Docs built.
 5. **send_alerts**: once per new `error` finding; resolved when a new version fixes it.
-6. **report**: the static site rebuilt under `reports/site/` (`website/`); a short summary in the task log and under `reports/<run_id>/summary.md`.
+6. **report**: the run's status (success, partial or failed, see `piawatch.lifecycle`), a short
+   summary in the task log and under `reports/<run_id>/summary.md`.
 
 Logic lives in `piawatch.pipeline`; `piawatch run` does the same without a scheduler.
 Configuration: `PIAWATCH_DATA_DIR`, `PIAWATCH_REGISTRY`, `PIAWATCH_WAREHOUSE`, alert channels,
@@ -75,10 +78,10 @@ def _run_id() -> str:
 def piawatch_nightly():
     @task
     def list_cities() -> list[str]:
-        from piawatch.pipeline import city_codes
+        from piawatch.pipeline import plan_run
 
         params = get_current_context()["params"]
-        return city_codes(_settings(), only=params["cities"] or None, demo=params["demo"])
+        return plan_run(_settings(), only=params["cities"] or None, demo=params["demo"])
 
     @task(max_active_tis_per_dagrun=4, queue=CRAWL_QUEUE)
     def crawl_city(city_code: str) -> list[dict]:
@@ -122,11 +125,10 @@ def piawatch_nightly():
 
     @task(pool=WAREHOUSE_POOL)
     def report() -> str:
-        from piawatch.pipeline import finish_step, report_step, site_step
+        from piawatch.pipeline import finish_step, report_step
 
         settings, run_id = _settings(), _run_id()
         finish_step(settings, run_id)
-        site_step(settings)
         summary = report_step(settings, run_id)
         print(summary)
         return summary

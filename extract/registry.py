@@ -7,6 +7,7 @@ value, so a typo fails ``piawatch cities`` instead of silently skipping a city a
 from __future__ import annotations
 
 import codecs
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -89,6 +90,8 @@ def load_registry(path, *, only_demo: bool | None = None) -> list[City]:
     cities: list[City] = []
     for index, entry in enumerate(document["cities"]):
         cities.append(parse_city(entry, where=f"{path}: cities[{index}]", environment=environment))
+    if not cities:
+        raise ConfigError(f"{path}: the registry lists no cities: add an entry under 'cities:'")
     _check_unique(cities, path)
     if only_demo is None:
         return cities
@@ -133,6 +136,12 @@ def parse_city(entry, *, where: str, environment: dict[str, str]) -> City:
     if not isinstance(raw_urls, list) or not raw_urls:
         raise bad("urls", raw_urls, "a list of at least one listing URL")
     urls = tuple(_listing_url(u, environment, bad) for u in raw_urls)
+    if not demo:
+        for url in urls:
+            if (reason := _local_address(urlsplit(url).hostname)) is not None:
+                raise bad("urls", url, f"{reason}: only demo entries (demo: true) may point at this machine "
+                                       f"or a private network")
+
 
     hosts = entry.get("allowed_hosts")
     try:
@@ -209,6 +218,20 @@ def expand_variables(value: str, environment: dict[str, str]) -> str:
     return _VARIABLE.sub(substitute, value)
 
 
+def _local_address(host: str) -> str | None:
+    """Why a registry URL's host is loopback or private — for an address written out or a
+    localhost name only: names in public DNS are checked by the crawler at each connection."""
+    from extract.http import blocked_address_reason
+
+    bare = host.strip("[]").lower()
+    try:
+        ipaddress.ip_address(bare)
+    except ValueError:
+        if bare != "localhost" and not bare.endswith(".localhost"):
+            return None
+    return blocked_address_reason(bare)
+
+
 def _listing_url(raw, environment, bad) -> str:
     if not isinstance(raw, str):
         raise bad("urls", raw, "a URL string")
@@ -233,3 +256,10 @@ def _check_unique(cities: list[City], path: Path) -> None:
             if value in seen:
                 raise ConfigError(f"{path}: entry ({city.slug}): {attribute} {value!r}: appears twice")
             seen.add(value)
+    first_entry: dict[str, str] = {}
+    for city in cities:
+        for url in city.urls:
+            if url in first_entry:
+                raise ConfigError(f"{path}: entry ({city.slug}): urls {url!r}: already a start URL of "
+                                  f"({first_entry[url]}); each listing page belongs to one entry, once")
+            first_entry[url] = city.slug

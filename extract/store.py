@@ -13,6 +13,17 @@ import tempfile
 from pathlib import Path
 
 
+def process_umask() -> int:
+    """This process's umask, read without changing it (os.umask can only set, which races with threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
 def raw_path(raw_dir: Path, sha256: str) -> Path:
     return Path(raw_dir) / sha256[:2] / f"{sha256}.pdf"
 
@@ -26,6 +37,8 @@ def store_pdf(raw_dir: Path, data: bytes) -> tuple[str, Path, bool]:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{sha256}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file 0600; a stored PDF is for every analyst: the process umask decides.
+        os.fchmod(handle, 0o666 & ~process_umask())
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()

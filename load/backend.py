@@ -45,8 +45,10 @@ log = logging.getLogger(__name__)
 LAKE_PREFIX = "ducklake:"
 # The name a connection gives an attached lake; queries name no database, so it never shows.
 LAKE_ALIAS = "warehouse"
-# libpq passwords, in key=value form and in a URI's user:password@.
-_PASSWORDS = (re.compile(r"(password\s*=\s*)(\S+)", re.IGNORECASE), re.compile(r"(://[^:/@\s]+:)([^@\s]+)(?=@)"))
+# libpq passwords: key=value, the value quoted (password='Pg Secret3', with \' and \\ escapes) or
+# not; a URI's user:password@; and a URI's ?password= parameter (the key=value pattern).
+_PASSWORDS = (re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)", re.IGNORECASE),
+              re.compile(r"(://[^:/@\s]+:)([^@\s]+)(?=@)"))
 
 
 @dataclass(frozen=True)

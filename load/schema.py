@@ -71,7 +71,7 @@ ALLOWED_VALUES = {
     ("alerts", "status"): ("open", "resolved"),
     ("alert_deliveries", "status"): ("sent", "failed"),
     ("alert_deliveries", "notice"): NOTICES,
-    ("runs", "status"): ("running", "success", "failed"),
+    ("runs", "status"): ("running", "success", "partial", "failed"),
 }
 
 

@@ -203,8 +203,8 @@ def record_run_step(con, run_id: str, step: str, *, seconds: float | None = None
 
 def record_run_end(con, run_id: str, *, status: str = "success", error: str | None = None,
                    finished_at: datetime | None = None) -> None:
-    if status not in ("success", "failed"):
-        raise ValueError(f"a run ends as success or failed, not {status!r}")
+    if status not in ("success", "partial", "failed"):
+        raise ValueError(f"a run ends as success, partial or failed, not {status!r}")
     _ensure_run(con, run_id)
     con.execute("UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE run_id = ?",
                 [status, error, finished_at or _now(), run_id])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,10 +19,11 @@ examples:
   piawatch parse demo/corpus/pdf/271403-sakai-01-full.pdf
   piawatch check demo/corpus/pdf/232017-toyohashi-*.pdf
   piawatch discover https://www.city.kani.lg.jp/9237.htm --depth 1
+  piawatch doctor                what this machine and configuration can do (--send-test)
   piawatch run --demo            crawl, parse, load, check and alert without Airflow
   piawatch report                summary of the last run
+  piawatch runs                  the latest runs and how they ended
   piawatch export out/ --format parquet
-  piawatch site --serve          build the static site and serve it on 127.0.0.1
   piawatch migrate               create the warehouse, or bring its schema up to date
   piawatch migrate --copy-from data/warehouse/piawatch.duckdb   move a file warehouse into a DuckLake
   piawatch demo run              what `make run` does: the nightly DAG on the demo websites
@@ -29,7 +31,9 @@ examples:
 configuration (environment): PIAWATCH_DATA_DIR (default ./data), PIAWATCH_REGISTRY
 (default config/cities.yaml), PIAWATCH_WAREHOUSE (a DuckDB file, default
 $PIAWATCH_DATA_DIR/warehouse/piawatch.duckdb, or ducklake:postgres:<libpq settings>),
-PIAWATCH_LAKE_DATA_PATH, PIAWATCH_ALERT_WEBHOOK_URL, PIAWATCH_SMTP_URL, PIAWATCH_CONTACT.
+PIAWATCH_LAKE_DATA_PATH, PIAWATCH_ALERT_WEBHOOK_URL, PIAWATCH_SMTP_URL, PIAWATCH_CONTACT,
+PIAWATCH_FAILED_SHARE (default 0.5), PIAWATCH_STALE_RUN_HOURS (default 12). Any other PIAWATCH_*
+variable is warned about (`piawatch doctor`).
 """
 
 
@@ -104,25 +108,57 @@ def cmd_cities(args) -> int:
 
 def cmd_run(args) -> int:
     from piawatch.pipeline import run_all
+    from piawatch.progress import Progress, configure_logging
     from piawatch.settings import load_settings
 
-    print(run_all(load_settings(), only=args.city or None, demo=args.demo))
-    return 0
+    configure_logging(args.verbosity)
+    status, summary = run_all(load_settings(), only=args.city or None, demo=args.demo,
+                              progress=Progress(args.verbosity))
+    print(summary)
+    # A run that ended failed exits 1, so a cron job or a shell script notices.
+    return 1 if status == "failed" else 0
 
 
 def cmd_report(args) -> int:
     from piawatch.pipeline import report_step
+    from piawatch.report import run_facts
     from piawatch.settings import load_settings
 
-    print(report_step(load_settings(), args.run_id))
+    settings = load_settings()
+    if args.format == "json":
+        _print_json(run_facts(settings, args.run_id))
+    else:
+        print(report_step(settings, args.run_id))
     return 0
+
+
+def cmd_runs(args) -> int:
+    from piawatch.report import list_runs, run_line
+    from piawatch.settings import load_settings
+
+    _print_rows(list_runs(load_settings(), args.limit), args.format, run_line)
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    from piawatch.doctor import FAIL, as_json, run_checks
+    from piawatch.settings import load_settings
+
+    checks = run_checks(load_settings(), send_test=args.send_test)
+    if args.format == "json":
+        _print_json(as_json(checks))
+    else:
+        for check in checks:
+            print(check.line())
+    return 1 if any(c.status == FAIL for c in checks) else 0
 
 
 def cmd_export(args) -> int:
     from load.export import export
+    from piawatch.report import readable
     from piawatch.settings import load_settings
 
-    for path in export(load_settings().warehouse, Path(args.out_dir), fmt=args.format):
+    for path in export(readable(load_settings().warehouse), Path(args.out_dir), fmt=args.format):
         print(path)
     return 0
 
@@ -160,13 +196,6 @@ def cmd_demo_run(args) -> int:
     from piawatch.demo_run import run_demo
 
     return run_demo(edition=args.edition, fresh=args.fresh)
-
-
-def cmd_site(args) -> int:
-    from piawatch.settings import load_settings
-    from website.serve import serve
-
-    return serve(load_settings(), open_browser=args.open, serve=args.serve, port=args.port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -223,9 +252,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--city", action="append", metavar="CODE", help="only this 団体コード (repeatable)")
     p.add_argument("--demo", action="store_true",
                    help="the demo cities (serve them first: piawatch demo serve) instead of the real ones")
+    loudness = p.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=0, default=1,
+                          help="no progress: only warnings, errors and the summary")
+    loudness.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=2,
+                          help="also every module's log lines (each page and PDF)")
 
-    p = add("report", cmd_report, "print the summary of a run (default: the last one)")
+    p = add("report", cmd_report, "print the summary of a run (default: the last one)",
+            "Print the summary of a run (default: the last one): its status (success, partial, failed, "
+            "and why), counts, findings, alerts and open failures. While a run writes a DuckDB "
+            "warehouse, it reads the copy the last finished run published.")
     p.add_argument("--run-id", default=None)
+    add_format(p, default="text")
+
+    p = add("runs", cmd_runs, "list the latest runs and how they ended",
+            "One line per run, newest first: run id, status (running, success, partial, failed), "
+            "start, duration, counts, and why a run failed.")
+    p.add_argument("--limit", type=int, default=20, help="how many runs (default: 20)")
+    add_format(p, default="text")
+
+    p = add("doctor", cmd_doctor, "check what this machine and configuration can do",
+            "Check the environment (unknown PIAWATCH_* variables), the data directory, the registry, the "
+            "warehouse (reachable, migrated), every alert channel's configuration, OCR (engine and "
+            "Japanese data), the optional programs (fonts, PostgreSQL, Redis, Chromium, LibreOffice) and "
+            "the stack's services where a stack is configured. One line each: ok, warn or fail; exits 1 "
+            "if any check fails. `piawatch run` runs the same checks before it crawls.")
+    p.add_argument("--send-test", action="store_true", help="also send a test message on every alert channel")
+    add_format(p, default="text")
 
     p = add("export", cmd_export, "export every warehouse table and view to Parquet or CSV",
             "Write one file per table and view of the warehouse to OUT_DIR, for people who do not "
@@ -243,15 +296,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--copy-from", metavar="DUCKDB_FILE", type=Path,
                    help="first copy this DuckDB file warehouse, history and all, into the new, empty "
                         "DuckLake (switching an existing deployment to the lake)")
-
-    p = add("site", cmd_site, "build the static site of every city, document and problem",
-            "Build the static site (Japanese, offline, no server needed) from the warehouse's published "
-            "read-only copy into $PIAWATCH_DATA_DIR/reports/site/, re-rendering only the pages whose "
-            "content changed, and print the path of its index.html. Every run ends by doing the same.")
-    p.add_argument("--open", action="store_true", help="then open it in the default browser")
-    p.add_argument("--serve", action="store_true",
-                   help="then serve it (and the stored PDFs it links) on http://127.0.0.1 until interrupted")
-    p.add_argument("--port", type=int, default=8000, help="port for --serve (default: 8000; 0: any free port)")
 
     demo = sub.add_parser("demo", help="the bundled demo municipal websites",
                           description="The bundled demo: 8 municipal websites on 127.0.0.1.")
@@ -273,10 +317,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        return code
     except PiaWatchError as exc:
         print(f"piawatch {args.command}: {exc.reason}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader (head, less) stopped reading: not an error. Point stdout at /dev/null so the
+        # interpreter's last flush at exit does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

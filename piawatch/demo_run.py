@@ -64,7 +64,12 @@ def run_demo(*, edition: int = 1, fresh: bool = False) -> int:
     from demo.server import DemoServer
     from piawatch.pipeline import report_step
 
+    from piawatch.doctor import preflight
+
     settings = load_settings()
+    # What this machine cannot do, said before the run (the DAG's first task checks the same).
+    for warning in preflight(settings):
+        print(f"warning: {warning}", file=sys.stderr)
     if fresh:
         shutil.rmtree(settings.data_dir, ignore_errors=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)

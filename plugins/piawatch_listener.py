@@ -16,8 +16,14 @@ class RunFailureListener:
         if not dag_run.dag_id.startswith("piawatch"):
             return
         from alerts.operators import notify_run_failed
+        from piawatch.lifecycle import record_failed_run
+        from piawatch.pipeline import run_id_from_airflow
+        from piawatch.settings import load_settings
 
-        notify_run_failed(dag_run.dag_id, dag_run.run_id, msg or "a task failed after its retries")
+        reason = msg or "a task failed after its retries"
+        if dag_run.dag_id == "piawatch_nightly":  # the DAG whose runs have a row in the runs table
+            record_failed_run(load_settings(), run_id_from_airflow(dag_run.run_id), f"Airflow: {reason}")
+        notify_run_failed(dag_run.dag_id, dag_run.run_id, reason)
 
 
 class PiaWatchPlugin(AirflowPlugin):

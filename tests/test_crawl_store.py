@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +66,17 @@ def test_what_is_not_a_pdf_is_named(body, content_type, reason):
         check_pdf_bytes(body, "https://x.jp/a.pdf", content_type)
     assert caught.value.code == "not_a_pdf"
     assert caught.value.reason.startswith("https://x.jp/a.pdf: ") and reason in caught.value.reason
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_a_stored_pdf_gets_the_process_umask(tmp_path, umask, mode):
+    """An analyst on another account must be able to open the PDF behind a finding (0644 by default)."""
+    import subprocess
+    import sys
+
+    pdf = Path(__file__).resolve().parent.parent / "demo" / "corpus" / "pdf" / "111007-saitama-36-basic.pdf"
+    code = (f"import os; os.umask({umask}); from extract.store import store_pdf; "
+            f"print(store_pdf({str(tmp_path)!r}, open({str(pdf)!r}, 'rb').read())[1])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert Path(done.stdout.strip()).stat().st_mode & 0o777 == mode

@@ -109,3 +109,38 @@ def write(tmp_path, cities_yaml: str):
     path.write_text("cities:\n" + textwrap.indent(textwrap.dedent(cities_yaml).strip("\n"), "  ") + "\n",
                     encoding="utf-8")
     return path
+
+
+@pytest.mark.parametrize("url, kind", [
+    ("http://127.0.0.1:8765/kani/index.html", "loopback"),
+    ("http://localhost/kani/", "loopback"),
+    ("http://[::1]:8080/kani/", "loopback"),
+    ("http://192.168.1.20/kani/", "private"),
+    ("http://10.0.0.7/kani/", "private"),
+])
+def test_a_real_city_may_not_point_at_this_machine_or_a_private_network(tmp_path, url, kind):
+    entry = {**GOOD, "urls": f'["{url}"]', "allowed_hosts": "null"}
+    lines = [f"{'- ' if i == 0 else '  '}{key}: {value}" for i, (key, value) in enumerate(entry.items())
+             if value != "null"]
+    with pytest.raises(ConfigError) as caught:
+        load_registry(write(tmp_path, "\n".join(lines)))
+    assert f"cities[0] (kani): urls '{url}': host " in caught.value.reason
+    assert f"a {kind} address: only demo entries (demo: true) may point at this machine" in caught.value.reason
+    # the same URL is fine for a demo entry
+    (city,) = load_registry(write(tmp_path, "\n".join(lines) + "\n  demo: true"))
+    assert city.demo and city.urls == (url,)
+
+
+def test_a_start_url_listed_twice_is_refused(tmp_path):
+    entry = "\n".join(f"{'- ' if i == 0 else '  '}{k}: {v}" for i, (k, v) in enumerate(GOOD.items()))
+    other = entry.replace('"212148"', '"124109"').replace("slug: kani", "slug: yokoshibahikari")
+    with pytest.raises(ConfigError, match=r"\(yokoshibahikari\): urls 'https://www.city.kani.lg.jp/9237.htm': "
+                                          r"already a start URL of \(kani\)"):
+        load_registry(write(tmp_path, entry + "\n" + other))
+
+
+def test_an_empty_registry_is_refused(tmp_path):
+    path = tmp_path / "cities.yaml"
+    path.write_text("cities: []\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="the registry lists no cities"):
+        load_registry(path)
