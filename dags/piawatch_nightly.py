@@ -12,8 +12,9 @@ Every night at 02:00 Asia/Tokyo:
 3. **load_warehouse**: the one writer of the warehouse (DuckDB file or DuckLake), one transaction per run.
 4. **check_quality**: the Great Expectations rules; findings into the warehouse, Data Docs built.
 5. **send_alerts**: once per new `error` finding; resolved when a new version fixes it.
-6. **report**: the run's status (success, partial or failed, see `piawatch.lifecycle`), a short
-   summary in the task log and under `reports/<run_id>/summary.md`.
+6. **report**: the run's status (success, partial or failed, see `piawatch.lifecycle`); the static
+   site rebuilt under `reports/site/` (`website/`); a short summary in the task log and under
+   `reports/<run_id>/summary.md`.
 
 Logic lives in `piawatch.pipeline`; `piawatch run` does the same without a scheduler.
 Configuration: `PIAWATCH_DATA_DIR`, `PIAWATCH_REGISTRY`, `PIAWATCH_WAREHOUSE`, alert channels,
@@ -125,10 +126,11 @@ def piawatch_nightly():
 
     @task(pool=WAREHOUSE_POOL)
     def report() -> str:
-        from piawatch.pipeline import finish_step, report_step
+        from piawatch.pipeline import finish_step, report_step, site_step
 
         settings, run_id = _settings(), _run_id()
         finish_step(settings, run_id)
+        site_step(settings)
         summary = report_step(settings, run_id)
         print(summary)
         return summary

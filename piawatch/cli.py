@@ -24,6 +24,7 @@ examples:
   piawatch report                summary of the last run
   piawatch runs                  the latest runs and how they ended
   piawatch export out/ --format parquet
+  piawatch site --serve          build the static site and serve it on 127.0.0.1
   piawatch migrate               create the warehouse, or bring its schema up to date
   piawatch migrate --copy-from data/warehouse/piawatch.duckdb   move a file warehouse into a DuckLake
   piawatch demo run              what `make run` does: the nightly DAG on the demo websites
@@ -198,6 +199,13 @@ def cmd_demo_run(args) -> int:
     return run_demo(edition=args.edition, fresh=args.fresh)
 
 
+def cmd_site(args) -> int:
+    from piawatch.settings import load_settings
+    from website.serve import serve
+
+    return serve(load_settings(), open_browser=args.open, serve=args.serve, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="piawatch",
@@ -296,6 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--copy-from", metavar="DUCKDB_FILE", type=Path,
                    help="first copy this DuckDB file warehouse, history and all, into the new, empty "
                         "DuckLake (switching an existing deployment to the lake)")
+
+    p = add("site", cmd_site, "build the static site of every city, document and problem",
+            "Build the static site (Japanese, offline, no server needed) from the warehouse's published "
+            "read-only copy into $PIAWATCH_DATA_DIR/reports/site/, re-rendering only the pages whose "
+            "content changed, and print the path of its index.html. Every run ends by doing the same.")
+    p.add_argument("--open", action="store_true", help="then open it in the default browser")
+    p.add_argument("--serve", action="store_true",
+                   help="then serve it (and the stored PDFs it links) on http://127.0.0.1 until interrupted")
+    p.add_argument("--port", type=int, default=8000, help="port for --serve (default: 8000; 0: any free port)")
 
     demo = sub.add_parser("demo", help="the bundled demo municipal websites",
                           description="The bundled demo: 8 municipal websites on 127.0.0.1.")

@@ -248,11 +248,20 @@ def finish_step(settings: Settings, run_id: str) -> str:
     return status
 
 
+def site_step(settings: Settings) -> None:
+    """Rebuild the static site (website/, reports/site/) from the warehouse just published."""
+    from website.build import rebuild_after_run
+
+    rebuild_after_run(settings)
+
+
 def report_step(settings: Settings, run_id: str | None = None) -> str:
     """A short human summary of a run, also written to reports/<run_id>/summary.md."""
     from piawatch.report import run_summary
+    from website.build import summary_line
 
     text, run_id = run_summary(settings, run_id)
+    text += summary_line(settings)
     out = settings.reports_dir / run_id / "summary.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
@@ -310,4 +319,5 @@ def run_all(settings: Settings, *, only: list[str] | None = None, demo: bool | N
             reason = exc.reason if isinstance(exc, PiaWatchError) else f"{type(exc).__name__}: {exc}"
             record_failed_run(settings, run_id, reason)
             raise
+    site_step(settings)
     return status, report_step(settings, run_id)
