@@ -30,7 +30,7 @@ test-fast: $(STAMP)  ## the tests without real Airflow runs, OCR and the native 
 corpus: $(STAMP)  ## regenerate the demo document corpus byte for byte
 	$(PY) -m demo.corpus
 
-eval: $(STAMP)  ## parser field accuracy against the corpus ground truth
+eval: $(STAMP)  ## parser accuracy per layout family and field group against the corpus ground truth
 	$(PY) tools/eval_parser.py
 
 bench: $(STAMP)  ## parser speed and memory against plain pdfplumber, measured in the same run
@@ -42,8 +42,8 @@ demo-serve: $(STAMP)  ## serve the demo municipal websites on http://127.0.0.1:8
 system-deps:  ## Debian packages for OCR, PDF rendering and the native stack (needs root)
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		tesseract-ocr tesseract-ocr-jpn fonts-ipafont-mincho fonts-ipafont-gothic \
-		poppler-utils qpdf postgresql redis-server chromium
+		tesseract-ocr tesseract-ocr-jpn fonts-ipafont-mincho fonts-ipafont-gothic fonts-ipaexfont \
+		libreoffice-calc-nogui poppler-utils qpdf postgresql redis-server chromium
 
 clean:  ## remove the data directory (crawled PDFs, warehouse, reports)
 	rm -rf data

@@ -123,10 +123,10 @@ def test_truth_is_a_contract_record(doc_id):
 
 def test_command_line_regenerates_one_document(tmp_path, monkeypatch):
     from demo.corpus import __main__ as cli
-    from demo.corpus import build
+    from demo.corpus import documents
 
-    monkeypatch.setattr(build, "PDF_DIR", tmp_path / "pdf")
-    monkeypatch.setattr(build, "TRUTH_DIR", tmp_path / "truth")
+    monkeypatch.setattr(documents, "PDF_DIR", tmp_path / "pdf")
+    monkeypatch.setattr(documents, "TRUTH_DIR", tmp_path / "truth")
     doc_id = "072044-iwaki-05-basic"
     assert cli.main(["--only", doc_id]) == 0
     assert (tmp_path / "pdf" / f"{doc_id}.pdf").read_bytes() == (PDF_DIR / f"{doc_id}.pdf").read_bytes()

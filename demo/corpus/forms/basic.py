@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from demo.corpus.forms.common import Form
+from demo.corpus.forms.common import LABEL_WIDTH, Form
 from demo.corpus.render import Cell
 from demo.corpus.wording import (EDUCATION_CHOICES, HANDLER_CHOICES, INCIDENT_CHOICES, RISK_CHOICES,
                                  SUBJECT_COUNT_CHOICES, SUBMITTED_KIND_CHOICES,
@@ -69,8 +69,12 @@ class BasicForm(Form):
         self.section(3, "しきい値判断結果")
         self.sheet.mark("threshold_result")
         result = spec.get("threshold_result")
-        self.subheading("しきい値判断結果")
-        self.sheet.row([Cell(threshold_result_text(result, False, "basic") if result else "", 1.0)])
+        text = threshold_result_text(result, False, "basic") if result else ""
+        if "selection_in_label_row" in self.quirks:
+            self.sheet.row([Cell("しきい値判断結果", LABEL_WIDTH, grey=True), Cell(f"[ {text} ]", 1 - LABEL_WIDTH)])
+        else:
+            self.subheading("しきい値判断結果")
+            self.sheet.row([Cell(text, 1.0)])
         self.sheet.new_page()
         self.risk_measures()
         self.sheet.new_page()

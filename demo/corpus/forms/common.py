@@ -18,6 +18,8 @@ class Form:
         self.sheet = sheet
         self.variants = spec.get("variants") or {}
         self.fullwidth = bool(self.variants.get("fullwidth_digits"))
+        self.look = sheet.look
+        self.quirks = sheet.quirks
         self.risk_answers: list[dict] = []  # as printed, with their pages: the truth's risk_answers
 
     # --- wording -------------------------------------------------------------------------------
@@ -38,15 +40,31 @@ class Form:
     def subheading(self, text: str) -> None:
         self.sheet.row([Cell(text, 1.0, GOTHIC, grey=True)])
 
-    def field(self, label: str, value: str | None) -> None:
-        self.sheet.row([Cell(label, LABEL_WIDTH, grey=True), Cell(value or "", 1 - LABEL_WIDTH)])
+    def field(self, label: str, value: str | None, stacked: bool | None = None) -> None:
+        """A label and its value: side by side, or (stacked looks) the value in the row below."""
+        # older 様式 versions word some labels differently (spec key `labels`: form label -> printed)
+        label = (self.spec.get("labels") or {}).get(label, label)
+        if label == "①事務の名称" and "label_glyph" in self.quirks:
+            label = "①務事務の名称"  # the last glyph of the wrapped heading above, in the label cell
+        if self.look.stacked if stacked is None else stacked:
+            self.sheet.row([Cell(label, 1.0, grey=True)])
+            self.sheet.row([Cell(value or "", 1.0)])
+        else:
+            self.sheet.row([Cell(label, LABEL_WIDTH, grey=True), Cell(value or "", 1 - LABEL_WIDTH)])
 
     def choice(self, label: str, selected: str | None, options, mark: str | None = None) -> None:
         """The forms' convention: the selected option in brackets, then the numbered choice list."""
         if mark:
             self.sheet.mark(mark)
+        selection = f"[ {selected or '　'} ]"
+        if mark == "subject_count_band" and "open_bracket" in self.quirks:
+            selection = selection[:-2]  # the closing bracket lost when the cell was retyped
+        if self.look.stacked:
+            self.sheet.row([Cell(label, 1.0, grey=True)])
+            self.sheet.row([Cell(selection, 0.4), Cell(numbered_choices(options), 0.6)])
+            return
         self.sheet.row([Cell(label, LABEL_WIDTH, grey=True),
-                        Cell(f"[ {selected or '　'} ]", 0.30),
+                        Cell(selection, 0.30),
                         Cell(numbered_choices(options), 1 - LABEL_WIDTH - 0.30)])
 
     def risk(self, section: str, question: str, answer: str | None, options, label: str | None = None) -> None:
@@ -65,9 +83,14 @@ class Form:
         self.sheet.spacer(8)
         self.sheet.text(f"特定個人情報保護評価書（{KIND_TITLE[kind]}）", GOTHIC, 15.0, center=True)
         self.sheet.spacer(10)
-        self.sheet.row([Cell(self.label("評価書番号"), 0.2, GOTHIC, grey=True),
-                        Cell(self.label("評価書名"), 0.8, GOTHIC, grey=True)])
-        self.sheet.row([Cell(str(spec["assessment_number"]), 0.2), Cell(spec["title"], 0.8)])
+        if self.look.stacked:  # 評価書番号 above 評価書名, each with its value below
+            for label, value in (("評価書番号", str(spec["assessment_number"])), ("評価書名", spec["title"])):
+                self.sheet.row([Cell(self.label(label), 1.0, GOTHIC, grey=True)])
+                self.sheet.row([Cell(value, 1.0)])
+        else:
+            self.sheet.row([Cell(self.label("評価書番号"), 0.2, GOTHIC, grey=True),
+                            Cell(self.label("評価書名"), 0.8, GOTHIC, grey=True)])
+            self.sheet.row([Cell(str(spec["assessment_number"]), 0.2), Cell(spec["title"], 0.8)])
         self.sheet.spacer(8)
         self.subheading(self.label("個人のプライバシー等の権利利益の保護の宣言"))
         self.sheet.row([Cell(spec["declaration"], 1.0)])
@@ -75,11 +98,13 @@ class Form:
         self.subheading(self.label("特記事項"))
         self.sheet.row([Cell(spec.get("remarks") or "", 1.0)])
         self.sheet.spacer(8)
+        # the official 様式 prints these labels above their values
+        stacked = self.look.stacked or self.look.stacked_cover
         self.sheet.mark("organization")
-        self.field(self.label("評価実施機関名"), spec["organization"])
-        self.field("個人情報保護委員会\n承認日 【行政機関等のみ】", "")
+        self.field(self.label("評価実施機関名"), spec["organization"], stacked)
+        self.field("個人情報保護委員会\n承認日 【行政機関等のみ】", "", stacked)
         self.sheet.mark("published_on")
-        self.field(self.label("公表日"), self.date(spec.get("published_on")))
+        self.field(self.label("公表日"), self.date(spec.get("published_on")), stacked)
         self.sheet.spacer(6)
         self.sheet.text(f"[{spec['form_version']}]")
         if contents:
