@@ -100,13 +100,23 @@ def items_right(parsed: list | None, truth: list) -> tuple[int, int]:
     return right, len(truth) + len(remaining)
 
 
-def _parse(path: str) -> tuple[dict | None, str | None]:
-    from transform.parse import parse_pdf
-
+def _outcome(call) -> tuple[dict | None, str | None]:
     try:
-        return parse_pdf(path), None
+        return call(), None
     except Exception as exc:  # a failed parse counts every field as wrong, and is reported
         return None, f"{type(exc).__name__}: {exc}"
+
+
+def _parse_all(paths: list[str], workers: int) -> list[tuple[dict | None, str | None]]:
+    """(record, error) per path; parse_pdf itself goes to the pool (this module may be loaded
+    by path, so nothing of it can be pickled)."""
+    from transform.parse import parse_pdf
+
+    if workers <= 1 or len(paths) <= 1:
+        return [_outcome(lambda p=path: parse_pdf(p)) for path in paths]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(parse_pdf, path) for path in paths]
+        return [_outcome(future.result) for future in futures]
 
 
 def _jobs(corpus: Path, names, ids, skip_ocr: bool) -> list[tuple[str, str, Path, Path]]:
@@ -159,12 +169,7 @@ def evaluate(corpus: Path = CORPUS, ids=None, skip_ocr: bool = False, *, family_
     scanned documents (minutes of OCR). Parses in a pool of `workers` processes."""
     planted = expected_unread(corpus)
     jobs = _jobs(corpus, None if family_names is None else set(family_names), ids, skip_ocr)
-    paths = [str(pdf) for _, _, pdf, _ in jobs]
-    if workers > 1 and len(paths) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_parse, paths, chunksize=1))
-    else:
-        results = [_parse(path) for path in paths]
+    results = _parse_all([str(pdf) for _, _, pdf, _ in jobs], workers)
     documents, mismatches = [], []
     for (family, doc_id, _, truth_path), (record, error) in zip(jobs, results):
         truth = json.loads(truth_path.read_text(encoding="utf-8"))
