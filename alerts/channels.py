@@ -1,15 +1,22 @@
 """Where alerts go: a log line (always), a webhook (Slack-compatible JSON), e-mail over SMTP.
 
+Each channel's ``deliver`` sends one ``alerts.message.Outgoing`` in its own markup (the log one
+line, the webhook Slack JSON or Markdown, e-mail plain text plus HTML).
+
 Configured from the environment only, never from code: ``PIAWATCH_ALERT_WEBHOOK_URL`` and
 ``PIAWATCH_SMTP_URL`` (``smtp://user:pass@host:port?from=…&to=a,b[&starttls=true]``, or
 ``smtps://`` for TLS from the start), or the Airflow connections ``piawatch_webhook`` and
 ``piawatch_smtp`` given in Airflow's environment-variable form (``AIRFLOW_CONN_PIAWATCH_WEBHOOK``,
 ``AIRFLOW_CONN_PIAWATCH_SMTP``, as a URI or as Airflow's JSON), which works inside and outside
-Airflow alike. A channel's ``send`` raises ``DeliveryError`` when the alert did not get through.
+Airflow alike. ``PIAWATCH_ALERT_WEBHOOK_FORMAT=markdown`` posts ``{"text": Markdown}`` instead of
+Slack JSON; ``PIAWATCH_ALERT_DIGEST=true`` sends one digest per run and channel instead of one
+message per alert. A channel's ``deliver`` raises ``DeliveryError`` when the message did not get
+through.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -29,28 +36,41 @@ class DeliveryError(PiaWatchError):
     code = "alert_delivery"
 
 
-@dataclass(frozen=True)
-class LogChannel:
-    name: str = "log"
+class _Channel:
+    """What every channel offers on top of its ``deliver``."""
 
     def send(self, alert: message.Alert) -> None:
-        log.warning("%s", message.text(alert).replace("\n", " | "))
+        self.deliver(message.opened(alert))
 
     def send_notice(self, subject: str, body: str) -> None:
-        log.error("%s | %s", subject, body.replace("\n", " | "))
+        self.deliver(message.notice(subject, body))
 
 
 @dataclass(frozen=True)
-class WebhookChannel:
+class LogChannel(_Channel):
+    name: str = "log"
+    digest: bool = False  # one message per run (PIAWATCH_ALERT_DIGEST) instead of one per alert
+
+    def deliver(self, outgoing: message.Outgoing) -> None:
+        # One line, at the message's own level: an alert and its resolution notice alike.
+        log.log(outgoing.level, "%s", message.one_line(outgoing.text.replace("\n", " | ")))
+
+
+# What a webhook receives: Slack-compatible JSON (text + blocks), or Markdown in ``text`` for
+# chat servers that read Markdown (Mattermost, Rocket.Chat…).
+WEBHOOK_FORMATS = ("slack", "markdown")
+
+
+@dataclass(frozen=True)
+class WebhookChannel(_Channel):
     url: str = field(repr=False)  # the URL is the secret of a Slack webhook
     timeout: float = 10.0
     name: str = "webhook"
+    format: str = "slack"
+    digest: bool = False
 
-    def send(self, alert: message.Alert) -> None:
-        self._post(message.slack_payload(alert))
-
-    def send_notice(self, subject: str, body: str) -> None:
-        self._post({"text": f"{subject}\n{body}"})
+    def deliver(self, outgoing: message.Outgoing) -> None:
+        self._post(outgoing.slack if self.format == "slack" else {"text": outgoing.markdown})
 
     def _post(self, payload: dict) -> None:
         try:
@@ -62,7 +82,7 @@ class WebhookChannel:
 
 
 @dataclass(frozen=True)
-class SmtpChannel:
+class SmtpChannel(_Channel):
     host: str
     port: int
     sender: str
@@ -73,12 +93,10 @@ class SmtpChannel:
     ssl: bool = False
     timeout: float = 30.0
     name: str = "smtp"
+    digest: bool = False
 
-    def send(self, alert: message.Alert) -> None:
-        self._deliver(message.email(alert, self.sender, list(self.recipients)))
-
-    def send_notice(self, subject: str, body: str) -> None:
-        self._deliver(message.notice_email(subject, body, self.sender, list(self.recipients)))
+    def deliver(self, outgoing: message.Outgoing) -> None:
+        self._deliver(message.email(outgoing, self.sender, list(self.recipients)))
 
     def _deliver(self, mail) -> None:
         smtp_class = smtplib.SMTP_SSL if self.ssl else smtplib.SMTP
@@ -110,7 +128,7 @@ def _airflow_json(variable: str, raw: str) -> dict:
     return {**conn, "extra": extra}
 
 
-def webhook_from_value(variable: str, raw: str) -> WebhookChannel:
+def webhook_from_value(variable: str, raw: str, webhook_format: str = "slack") -> WebhookChannel:
     """A webhook URL, or an Airflow HTTP connection as JSON (host, schema, port, extra.endpoint)."""
     raw = raw.strip()
     if raw.startswith("{"):
@@ -124,7 +142,10 @@ def webhook_from_value(variable: str, raw: str) -> WebhookChannel:
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{variable} must be an http(s) URL (scheme given: {parts.scheme or 'none'})")
-    return WebhookChannel(raw)
+    if webhook_format not in WEBHOOK_FORMATS:
+        raise ConfigError(f"PIAWATCH_ALERT_WEBHOOK_FORMAT must be one of {', '.join(WEBHOOK_FORMATS)}, "
+                          f"not {webhook_format!r}")
+    return WebhookChannel(raw, format=webhook_format)
 
 
 def smtp_from_value(variable: str, raw: str) -> SmtpChannel:
@@ -166,14 +187,29 @@ def smtp_from_value(variable: str, raw: str) -> SmtpChannel:
 
 
 def channels_from_environment(environ=None) -> list:
-    """The log channel, plus a webhook and/or SMTP channel for each one configured."""
+    """The log channel, plus a webhook and/or SMTP channel for each one configured; each sends
+    digests when PIAWATCH_ALERT_DIGEST is true."""
     environ = os.environ if environ is None else environ
     channels: list = [LogChannel()]
+    digest = digest_from_environment(environ)
+    webhook_format = (environ.get("PIAWATCH_ALERT_WEBHOOK_FORMAT") or "slack").strip().lower()
     for variables, build in (
-        (("PIAWATCH_ALERT_WEBHOOK_URL", "AIRFLOW_CONN_PIAWATCH_WEBHOOK"), webhook_from_value),
+        (("PIAWATCH_ALERT_WEBHOOK_URL", "AIRFLOW_CONN_PIAWATCH_WEBHOOK"),
+         lambda variable, raw: webhook_from_value(variable, raw, webhook_format)),
         (("PIAWATCH_SMTP_URL", "AIRFLOW_CONN_PIAWATCH_SMTP"), smtp_from_value),
     ):
         variable = next((v for v in variables if environ.get(v)), None)
         if variable:
             channels.append(build(variable, environ[variable]))
-    return channels
+    return [dataclasses.replace(channel, digest=digest) for channel in channels]
+
+
+def digest_from_environment(environ=None) -> bool:
+    """PIAWATCH_ALERT_DIGEST: one message per run and channel instead of one per alert."""
+    environ = os.environ if environ is None else environ
+    value = environ.get("PIAWATCH_ALERT_DIGEST")
+    if value is None or not value.strip():
+        return False
+    if value.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ConfigError(f"PIAWATCH_ALERT_DIGEST must be true or false, not {value!r}")
+    return bool(_true(value))

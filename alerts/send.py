@@ -1,4 +1,11 @@
-"""The alert step: resolve what was fixed, open alerts for new errors, deliver what is owed."""
+"""The alert step: resolve what was fixed, open alerts for new errors, deliver what is owed.
+
+Deliveries go out one message per alert (and per resolution notice), or with ``digest`` one
+message per channel listing the run's new and resolved problems. Every attempt is recorded, all
+of a run's in one warehouse transaction at the end of the step, with the run's counts: a crash
+between sending and that commit means the messages are sent again next run (at least once,
+never silently lost).
+"""
 
 from __future__ import annotations
 
@@ -13,38 +20,44 @@ log = logging.getLogger("piawatch.alerts")
 RETRY_DELAYS = (1.0, 4.0)  # seconds before the 2nd and 3rd attempt on a channel
 
 
-def _send(channel, alert, notice: str) -> None:
-    if notice == "opened":
-        channel.send(alert)
-    else:
-        channel.send_notice(message.resolved_subject(alert), message.resolved_text(alert))
-
-
-def _deliver(con, channel, alert, notice: str, retry_delays) -> str | None:
-    """Send with bounded retries, recording every attempt; None when delivered, else the last error."""
-    error = None
+def _deliver(channel, outgoing: message.Outgoing, retry_delays) -> list[str | None]:
+    """Send with bounded retries; the outcome of every attempt (None for the one that got through)."""
+    outcomes: list[str | None] = []
     for delay in (0.0, *retry_delays):
         if delay:
             time.sleep(delay)
         try:
-            _send(channel, alert, notice)
+            channel.deliver(outgoing)
         except DeliveryError as exc:
-            error = exc.reason
-            log.warning("alert %s (%s) on %s: %s", alert.alert_id, notice, channel.name, error)
-            ledger.record_attempt(con, alert.alert_id, channel.name, error, notice)
+            log.warning("%s on %s: %s", outgoing.subject, channel.name, exc.reason)
+            outcomes.append(exc.reason)
             continue
-        ledger.record_attempt(con, alert.alert_id, channel.name, None, notice)
-        return None
-    return error
+        outcomes.append(None)
+        break
+    return outcomes
 
 
-def send_alerts(con, run_id: str, channels, *, retry_delays=RETRY_DELAYS) -> dict:
+def _messages(run_id: str, opened: list, resolved: list, digest: bool):
+    """(message, [(alert, notice) it carries]) for one channel's owed deliveries."""
+    if digest:
+        if opened or resolved:
+            yield (message.digest(run_id, opened, resolved),
+                   [(a, "opened") for a in opened] + [(a, "resolved") for a in resolved])
+        return
+    for alert in opened:
+        yield message.opened(alert), [(alert, "opened")]
+    for alert in resolved:
+        yield message.resolved(alert), [(alert, "resolved")]
+
+
+def send_alerts(con, run_id: str, channels, *, retry_delays=RETRY_DELAYS, digest: bool | None = None) -> dict:
     """Run the alert step for a checked run; return counts (opened, resolved, sent, failed).
 
-    ``sent`` and ``failed`` count deliveries (an alert, or the notice that it was resolved, on a
-    channel). Once a channel has failed every retry, the rest of its deliveries this run are
-    recorded as failed without trying, so a dead webhook costs one retry cycle, and all of them
-    are due again next run.
+    ``sent`` and ``failed`` count deliveries: an alert, or the notice that it was resolved, on a
+    channel (in a digest, each alert it lists). Once a channel has failed every retry, the rest
+    of its deliveries this run are recorded as failed without trying, so a dead webhook costs
+    one retry cycle, and all of them are due again next run. ``digest`` (default: each channel's
+    own ``digest`` setting) sends one message per channel instead of one per delivery.
     """
     from load.warehouse import record_run_step, write_transaction
 
@@ -56,27 +69,29 @@ def send_alerts(con, run_id: str, channels, *, retry_delays=RETRY_DELAYS) -> dic
     resolved, opened = write_transaction(
         con, lambda c: (ledger.resolve_fixed(c, run_id), ledger.open_new(c, run_id)),
         describe=f"opening and resolving the alerts of run {run_id}")
-    for alert_id in resolved:
-        log.info("alert %s resolved in run %s", alert_id, run_id)
+    attempts: list[tuple[str, str, str, str | None]] = []
     sent = failed = 0
     for channel in channels:
         channel_down = None
-        owed = [(alert, "opened") for alert in ledger.due(con, run_id, channel.name)]
-        owed += [(alert, "resolved") for alert in ledger.due_resolutions(con, run_id, channel.name)]
-        for alert, notice in owed:
-            if channel_down:
-                # Recorded so that the delivery is due on this channel next run.
-                ledger.record_attempt(con, alert.alert_id, channel.name, channel_down, notice)
-                failed += 1
-                continue
-            error = _deliver(con, channel, alert, notice, retry_delays)
-            if error:
-                channel_down = f"not attempted: {channel.name} failed earlier in this run ({error})"
-                failed += 1
+        owed = _messages(run_id, ledger.due(con, run_id, channel.name),
+                         ledger.due_resolutions(con, run_id, channel.name),
+                         getattr(channel, "digest", False) if digest is None else digest)
+        for outgoing, carried in owed:
+            # Recorded even when not tried, so that the delivery is due on this channel next run.
+            outcomes = [channel_down] if channel_down else _deliver(channel, outgoing, retry_delays)
+            attempts += [(alert.alert_id, channel.name, notice, outcome)
+                         for outcome in outcomes for alert, notice in carried]
+            if outcomes[-1] is None:
+                sent += len(carried)
             else:
-                sent += 1
+                failed += len(carried)
+                channel_down = channel_down or f"not attempted: {channel.name} failed earlier in this run ({outcomes[-1]})"
     counts = {"opened": len(opened), "resolved": len(resolved), "sent": sent, "failed": failed}
-    write_transaction(con, lambda c: record_run_step(
-        c, run_id, "alert", seconds=round(time.monotonic() - started, 3),
-        counts={"alerts_opened": len(opened), "alerts_resolved": len(resolved), "alerts_sent": sent}))
+
+    def record(c) -> None:
+        ledger.insert_attempts(c, attempts)
+        record_run_step(c, run_id, "alert", seconds=round(time.monotonic() - started, 3),
+                        counts={"alerts_opened": len(opened), "alerts_resolved": len(resolved), "alerts_sent": sent})
+
+    write_transaction(con, record, describe=f"recording the alert deliveries of run {run_id}")
     return counts

@@ -142,6 +142,11 @@ def lake_extension_files() -> list[Path]:
     return [postgres, _extension_file("duckdb_extension_ducklake", "ducklake")]
 
 
+def excel_extension_file() -> Path:
+    """The ``excel`` extension (xlsx export), from its wheel like the lake's extensions."""
+    return _extension_file("duckdb_extension_excel", "excel")
+
+
 def open_lake(warehouse: Warehouse, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the lake attached and in use."""
     con = duckdb.connect()

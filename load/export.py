@@ -1,24 +1,34 @@
-"""Copies of the warehouse for readers: Parquet/CSV files, or a whole DuckDB file.
+"""Copies of the warehouse for readers: Parquet, CSV or Excel files, or a whole DuckDB file.
 
 A DuckDB file has one writer and, while it writes, no readers (see ``load.backend``). ``export``
 reads through a read-only connection, so on a file it needs the pipeline to be idle (a DuckLake
-can be exported at any time, as of its latest commit); it writes one file per
-table or view: ``<name>.parquet`` or ``<name>.csv`` (UTF-8, header row; list and JSON columns as
-their text form). ``publish_copy`` is for the writer itself: at the end of a run it replaces a
-read-only copy of the whole database that analysts can open at any time, even during the next run.
+can be exported at any time, as of its latest commit); it writes one file per table or view,
+shaped for the tool people open it with:
+
+- ``<name>.parquet``: the columns' own types (lists as lists), readable by pandas/pyarrow, R, DuckDB;
+- ``<name>.csv``: UTF-8 with a byte-order mark by default (Excel otherwise reads Japanese as
+  mojibake), a header row, every text column quoted so codes keep their leading zeros
+  (``"072044"``), list and JSON columns as JSON text, dates ISO;
+- ``<name>.xlsx``: one sheet, through DuckDB's ``excel`` extension (loaded from its wheel);
+  lists as JSON text, points in time in UTC.
+
+``publish_copy`` is for the writer itself: at the end of a run it replaces a read-only copy of the
+whole database that analysts can open at any time, even during the next run.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from piawatch.errors import PiaWatchError
 
-from load.backend import Warehouse, open_lake
+from load.backend import Warehouse, excel_extension_file, open_lake
 from load.warehouse import WarehouseMissing, connect
 
-FORMATS = {"parquet": "(FORMAT parquet)", "csv": "(FORMAT csv, HEADER true)"}
+FORMATS = ("parquet", "csv", "xlsx")
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def open_read_only(warehouse):
@@ -37,22 +47,69 @@ def relations(con) -> list[str]:
     return [name for (name,) in rows]
 
 
-def export(warehouse, out_dir, fmt: str = "parquet") -> list[Path]:
-    """Write one file per table and view to ``out_dir``; return their paths."""
+def _columns(con, name: str) -> list[tuple[str, str]]:
+    return con.execute(f'SELECT column_name, column_type FROM (DESCRIBE "{name}")').fetchall()
+
+
+def _flat_select(con, name: str) -> tuple[str, list[str]]:
+    """SELECT of ``name`` with lists, structs and JSON as JSON text and points in time in UTC
+    (what a CSV or a spreadsheet cell can hold); and the names of its text columns."""
+    expressions, text = [], []
+    for column, data_type in _columns(con, name):
+        quoted = f'"{column}"'
+        if data_type.endswith("]") or data_type.startswith(("STRUCT", "MAP")) or data_type == "JSON":
+            expressions.append(f"CAST(to_json({quoted}) AS VARCHAR) AS {quoted}")
+            text.append(column)
+        elif data_type == "TIMESTAMP WITH TIME ZONE":
+            expressions.append(f"timezone('UTC', {quoted}) AS {quoted}")
+        else:
+            expressions.append(quoted)
+            if data_type == "VARCHAR":
+                text.append(column)
+    return f'SELECT {", ".join(expressions)} FROM "{name}"', text
+
+
+def _write_csv(con, name: str, target: Path, bom: bool) -> None:
+    select, text = _flat_select(con, name)
+    quote = f", FORCE_QUOTE ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in text)})" if text else ""
+    plain = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    con.execute(f"COPY ({select}) TO {_literal(plain)} (FORMAT csv, HEADER true{quote})")
+    if not bom:
+        os.replace(plain, target)
+        return
+    with open(target, "wb") as out, open(plain, "rb") as written:
+        out.write(UTF8_BOM)
+        shutil.copyfileobj(written, out)
+    plain.unlink()
+
+
+def export(warehouse, out_dir, fmt: str = "parquet", *, bom: bool = True) -> list[Path]:
+    """Write one file per table and view to ``out_dir``; return their paths.
+
+    ``bom`` (CSV only): start each file with the UTF-8 byte-order mark.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"export format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with open_read_only(warehouse) as con:
+        if fmt == "xlsx":
+            con.execute(f"LOAD {_literal(excel_extension_file())}")
         for name in relations(con):
             target = out / f"{name}.{fmt}"
-            con.execute(f'COPY (SELECT * FROM "{name}") TO {_literal(target)} {FORMATS[fmt]}')
+            if fmt == "csv":
+                _write_csv(con, name, target, bom)
+            elif fmt == "xlsx":
+                con.execute(f"COPY ({_flat_select(con, name)[0]}) TO {_literal(target)} "
+                            f"(FORMAT xlsx, HEADER true, SHEET {_literal(name[:31])})")
+            else:
+                con.execute(f'COPY (SELECT * FROM "{name}") TO {_literal(target)} (FORMAT parquet)')
             written.append(target)
     return written
 
 
-def _literal(path: Path) -> str:
+def _literal(path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 

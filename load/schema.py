@@ -52,6 +52,7 @@ KEYS = {
     "failures": ("failure_id",),
     "findings": ("finding_id",),
     "alerts": ("alert_id",),
+    "dismissals": ("dismissal_id",),
     "alert_deliveries": ("alert_id", "channel", "notice", "attempt"),
     "runs": ("run_id",),
 }
@@ -59,6 +60,10 @@ KEYS = {
 SEVERITIES = ("error", "warning", "info")
 # What an alert delivery carries: the alert when it opens, a notice when a new version fixes it.
 NOTICES = ("opened", "resolved")
+# A failure stays open until a later run succeeds (resolved) or stops linking its URL (gone).
+FAILURE_STATUSES = ("open", "resolved", "gone")
+# An alert is open until its problem is gone (resolved) or a person dismissed its finding.
+ALERT_STATUSES = ("open", "resolved", "dismissed")
 
 # Columns that hold one of a closed set of values (or null).
 ALLOWED_VALUES = {
@@ -68,7 +73,9 @@ ALLOWED_VALUES = {
     ("change_rows", "timing"): CHANGE_TIMINGS,
     ("findings", "severity"): SEVERITIES,
     ("alerts", "severity"): SEVERITIES,
-    ("alerts", "status"): ("open", "resolved"),
+    ("alerts", "status"): ALERT_STATUSES,
+    ("failures", "status"): FAILURE_STATUSES,
+    ("dismissals", "kind"): KINDS,
     ("alert_deliveries", "status"): ("sent", "failed"),
     ("alert_deliveries", "notice"): NOTICES,
     ("runs", "status"): ("running", "success", "partial", "failed"),

@@ -22,6 +22,9 @@ class BadStagedFile(PiaWatchError):
     code = "bad_staged_file"
 
 
+# Columns of assessments the loader derives from the record, after its FIELDS.
+RECORD_EXTRA_COLUMNS = ("unread_fields", "blank_fields")
+
 CRAWL_KEYS = ("city_code", "crawled_at", "pages", "links", "fetches", "documents", "failures")
 PARSE_KEYS = ("sha256", "parser_version", "url")
 
@@ -157,13 +160,56 @@ def _as_column(sql_type: str, value, where: str):
     raise ValueError(f"no conversion for SQL type {sql_type} ({where})")
 
 
+# Fields every record has whatever its form says: they are never blank or unread.
+_ALWAYS_SET = ("kind", "source")
+
+
+def unread_fields(record: dict, where: str) -> list[str]:
+    """The fields of its form the parser could not locate (record.source.unread_fields)."""
+    source = record.get("source") or {}
+    names = [as_text(name, f"{where} record.source.unread_fields") for name in
+             as_list(source.get("unread_fields"), f"{where} record.source.unread_fields")]
+    return sorted(set(names))
+
+
+def blank_fields(record: dict, unread: list[str]) -> list[str]:
+    """The fields its kind's form has (FIELDS.kinds), that were read, and that the document left empty.
+
+    The parser gives a field its form does not have the same null (or []) as a blank one, so the
+    kind decides which of the two a null is; an unread field is neither (its value is unknown).
+    """
+    kind = record.get("kind")
+    return [f.name for f in FIELDS if f.name not in _ALWAYS_SET and kind in f.kinds
+            and f.name not in unread and record.get(f.name) in (None, [])]
+
+
+def _not_known(field, record: dict, unread: list[str]) -> bool:
+    """A field whose value is unknown, not empty: not on this kind's form, or not read."""
+    return record.get("kind") not in field.kinds or field.name in unread
+
+
 def record_values(record: dict, where: str) -> list:
-    """The record's fields in FIELDS order, typed for the assessments columns."""
+    """The record's fields in FIELDS order, typed for the assessments columns.
+
+    A list field the document's form does not have, or that could not be read, is NULL; a list
+    the form has and the document leaves empty is [] (so "no public comment" is answerable).
+    """
     unknown = sorted(set(record) - {f.name for f in FIELDS})
     if unknown:
         raise BadStagedFile(f"{where}: fields not in transform.record.FIELDS: {', '.join(unknown)}")
-    return [as_choice(record.get(f.name), f.choices, f"{where} record.{f.name}") if f.choices
-            else _as_column(f.sql_type, record.get(f.name), f"{where} record.{f.name}") for f in FIELDS]
+    unread = unread_fields(record, where)
+    values = []
+    for f in FIELDS:
+        value = record.get(f.name)
+        if f.json_type == "list" and _not_known(f, record, unread) and not value:
+            values.append(None)
+        elif f.choices:
+            values.append(as_choice(value, f.choices, f"{where} record.{f.name}"))
+        elif f.json_type == "list" and f.sql_type == "JSON":
+            values.append(as_json(as_list(value, f"{where} record.{f.name}")))
+        else:
+            values.append(_as_column(f.sql_type, value, f"{where} record.{f.name}"))
+    return values
 
 
 def _obj(value, where: str) -> dict:
@@ -179,23 +225,36 @@ def _printed(value, where: str) -> str | None:
     return as_text(value, where)
 
 
+def row_page(item: dict, record: dict, list_field: str, where: str, default: int | None = None) -> int | None:
+    """The page a list item is printed on: its own ``page`` when the parser gives one, else the
+    page its table or section starts on (record.source.field_pages), else ``default``."""
+    page = as_int(item.get("page"), f"{where}.page")
+    if page is not None:
+        return page
+    field_pages = (record.get("source") or {}).get("field_pages") or {}
+    start = field_pages.get(list_field)
+    return start if isinstance(start, int) and not isinstance(start, bool) else default
+
+
 def file_rows(record: dict, where: str) -> tuple[list[tuple], list[tuple]]:
     """(assessment_files rows, file_outsourcing rows), without the sha256/city_code key."""
     files, outsourcing = [], []
     for i, item in enumerate(as_list(record.get("files"), f"{where} files"), start=1):
         at = f"{where} files[{i - 1}]"
         item = _obj(item, at)
+        file_page = row_page(item, record, "files", at)
         files.append((i, as_text(item.get("name"), f"{at}.name"),
                       as_choice(item.get("subject_band"), FILE_SUBJECT_BANDS, f"{at}.subject_band"),
                       _printed(item.get("record_items_count"), f"{at}.record_items_count"),
                       as_date(item.get("held_since"), f"{at}.held_since"),
-                      as_json(item.get("provisions"))))
+                      as_json(item.get("provisions")), file_page))
         for j, entry in enumerate(as_list(item.get("outsourcing"), f"{at}.outsourcing"), start=1):
             here = f"{at}.outsourcing[{j - 1}]"
             entry = _obj(entry, here)
             outsourcing.append((i, j, as_text(entry.get("contractor"), f"{here}.contractor"),
                                 _printed(entry.get("handler_count"), f"{here}.handler_count"),
-                                as_bool(entry.get("subcontracting"), f"{here}.subcontracting")))
+                                as_bool(entry.get("subcontracting"), f"{here}.subcontracting"),
+                                as_int(entry.get("page"), f"{here}.page") or file_page))
     return files, outsourcing
 
 
@@ -207,7 +266,7 @@ def change_rows(record: dict, where: str) -> list[tuple]:
         rows.append((i, as_date(item.get("date"), f"{at}.date"), as_text(item.get("item"), f"{at}.item"),
                      as_text(item.get("before"), f"{at}.before"), as_text(item.get("after"), f"{at}.after"),
                      as_choice(item.get("timing"), CHANGE_TIMINGS, f"{at}.timing"),
-                     as_text(item.get("note"), f"{at}.note")))
+                     as_text(item.get("note"), f"{at}.note"), row_page(item, record, "changes", at)))
     return rows
 
 
@@ -225,12 +284,16 @@ def risk_answer_rows(record: dict, where: str) -> list[tuple]:
 def record_rows(record: dict, where: str) -> tuple[list, dict[str, list[tuple]], int | None]:
     """Check a CONTRACT record and type it for the warehouse: (assessments values, child rows, pages).
 
+    The assessments values are the FIELDS in order, then ``RECORD_EXTRA_COLUMNS``.
+
     The parse step calls this before staging, so a record the warehouse would refuse becomes that
     document's parse failure instead of stopping the night's load.
     """
     if not isinstance(record, dict):
         raise BadStagedFile(f"{where}: record must be an object")
     values = record_values(record, where)
+    unread = unread_fields(record, where)
+    values += [unread, blank_fields(record, unread)]
     files, outsourcing = file_rows(record, where)
     rows = {"assessment_files": files, "file_outsourcing": outsourcing,
             "change_rows": change_rows(record, where),

@@ -42,7 +42,29 @@ def _diff_pairs_sql() -> str:
     return f"[{pairs}]"
 
 
+# Where a document's raw PDF is kept, relative to $PIAWATCH_DATA_DIR (extract.store.raw_path).
+_RAW_PATH = "'raw/' || {t}.sha256[1:2] || '/' || {t}.sha256 || '.pdf'"
+# A link that opens the PDF at a page (RFC 3778 fragment; browsers' PDF viewers follow it).
+_PAGE_URL = "CASE WHEN {page} IS NOT NULL THEN {url} || '#page=' || CAST({page} AS VARCHAR) END"
+
 VIEWS = (
+    View(
+        "document_locations",
+        "where each document version is: its latest URL, the URL first seen, the raw PDF's path",
+        f"""
+        SELECT sha256, city_code, last_url AS url, url AS first_url, last_seen_run,
+               {_RAW_PATH.format(t="documents")} AS raw_path
+        FROM documents
+        """,
+        columns={
+            "sha256": "the document version | hex digest | documents.sha256",
+            "city_code": "the publishing city | 6 digits | documents.city_code",
+            "url": "the URL this version was most recently seen at: use it in links | — | documents.last_url",
+            "first_url": "the URL this version was first fetched from | — | documents.url",
+            "last_seen_run": "latest run that saw this version still linked | — | documents.last_seen_run",
+            "raw_path": "the PDF as fetched, relative to $PIAWATCH_DATA_DIR (raw/<sha[:2]>/<sha256>.pdf) | path | extract.store.raw_path",
+        },
+    ),
     View(
         "latest_assessments",
         "the newest version of each assessment (per city, 評価書番号 and kind, by when the PDF was first seen)",
@@ -57,7 +79,8 @@ VIEWS = (
         )
         SELECT a.*,
                d.first_seen_run, d.first_seen_at, d.last_seen_run, d.last_seen_at, d.bytes, d.pages,
-               d.currently_linked, count(*) OVER chain AS versions
+               d.currently_linked, count(*) OVER chain AS versions, d.last_url,
+               {_RAW_PATH.format(t="d")} AS raw_path
         FROM assessments a
         JOIN linked d USING (sha256, city_code)
         WINDOW chain AS (PARTITION BY {_CHAIN})
@@ -74,20 +97,32 @@ VIEWS = (
             "pages": "number of pages | pages | documents.pages",
             "currently_linked": "the city's latest crawl still found this PDF on its site | — | documents.last_seen_run",
             "versions": "how many versions of this assessment the warehouse holds | versions | counted over assessments",
+            "last_url": "the URL this version was most recently seen at (url is where it was first fetched) | — | documents.last_url",
+            "raw_path": "the PDF as fetched, relative to $PIAWATCH_DATA_DIR | path | extract.store.raw_path",
         },
     ),
     View(
         "open_findings",
         "findings the latest checked run still found (runs.checked_at; without it, the latest run that wrote findings)",
-        """
-        SELECT f.*
+        f"""
+        SELECT f.*, coalesce(d.url, f.source) AS url,
+               {_PAGE_URL.format(page="f.pages[1]", url="coalesce(d.url, f.source)")} AS page_url,
+               d.raw_path,
+               EXISTS (SELECT 1 FROM dismissals x WHERE x.finding_id = f.finding_id) AS dismissed
         FROM findings f
+        LEFT JOIN document_locations d ON d.sha256 = f.sha256 AND d.city_code = f.city_code
         WHERE f.last_seen_run = coalesce(
             (SELECT run_id FROM runs WHERE checked_at IS NOT NULL ORDER BY checked_at DESC LIMIT 1),
             (SELECT g.last_seen_run FROM findings g LEFT JOIN runs r ON r.run_id = g.last_seen_run
              ORDER BY r.started_at DESC NULLS LAST, g.last_seen_run DESC LIMIT 1))
         """,
         inherits_from="findings",
+        columns={
+            "url": "the document's latest URL | — | document_locations.url",
+            "page_url": "the PDF opened at the first page of the evidence (url#page=N) | — | url, findings.pages",
+            "raw_path": "the PDF as fetched, relative to $PIAWATCH_DATA_DIR | path | document_locations.raw_path",
+            "dismissed": "a person dismissed it as a false positive (table dismissals) | — | dismissals",
+        },
     ),
     View(
         "city_summary",
@@ -103,7 +138,7 @@ VIEWS = (
                (SELECT count(*) FROM documents d WHERE d.city_code = c.city_code) AS document_versions,
                (SELECT max(l.published_on) FROM latest_assessments l WHERE l.city_code = c.city_code) AS newest_published_on,
                {", ".join(f"(SELECT count(*) FROM open_findings o WHERE o.city_code = c.city_code AND o.family = '{family}') AS open_{family}_findings" for family in RULE_FAMILIES)},
-               (SELECT count(*) FROM failures x WHERE x.city_code = c.city_code AND NOT x.resolved) AS open_failures
+               (SELECT count(*) FROM failures x WHERE x.city_code = c.city_code AND x.status = 'open') AS open_failures
         FROM cities c
         LEFT JOIN municipalities m USING (city_code)
         """,
@@ -119,7 +154,7 @@ VIEWS = (
             "newest_published_on": "the latest 公表日 among the current documents | date | latest_assessments.published_on",
             **{f"open_{family}_findings": f"open findings of the {family} family | findings | open_findings"
                for family in RULE_FAMILIES},
-            "open_failures": "unresolved fetch and parse failures | failures | failures",
+            "open_failures": "fetch and parse failures still open (neither resolved nor gone) | failures | failures.status",
         },
     ),
     View(

@@ -364,17 +364,18 @@ def _cities_by_sha(con) -> dict[str, set[str]]:
     return cities
 
 
+_ASSESSMENT_COLUMNS = (*FIELD_NAMES, *staging.RECORD_EXTRA_COLUMNS)
 _ASSESSMENT_INSERT = (
-    f"INSERT INTO assessments (sha256, city_code, url, parser_version, loaded_run, {', '.join(FIELD_NAMES)}) "
-    f"VALUES ({', '.join('?' for _ in range(5 + len(FIELD_NAMES)))})"
+    f"INSERT INTO assessments (sha256, city_code, url, parser_version, loaded_run, {', '.join(_ASSESSMENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in range(5 + len(_ASSESSMENT_COLUMNS)))})"
 )
 _CHILD_INSERTS = {
     "assessment_files": "INSERT INTO assessment_files (sha256, city_code, file_index, name, subject_band, "
-                        "record_items_count, held_since, provisions) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "record_items_count, held_since, provisions, page) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "file_outsourcing": "INSERT INTO file_outsourcing (sha256, city_code, file_index, outsourcing_index, "
-                        "contractor, handler_count, subcontracting) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        "contractor, handler_count, subcontracting, page) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     "change_rows": "INSERT INTO change_rows (sha256, city_code, change_index, change_date, item, before_text, "
-                   "after_text, timing, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   "after_text, timing, note, page) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "risk_answers": "INSERT INTO risk_answers (sha256, city_code, answer_index, section, question, answer, page) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
 }
@@ -498,26 +499,49 @@ def _succeeded(staged: StagedRun) -> tuple[list[str], list[str], list[str]]:
     return sorted(urls), sorted(cities), sorted(shas)
 
 
+def _requested(staged: StagedRun) -> tuple[list[str], list[str]]:
+    """(every URL the crawl requested, linked or listed this run; city/sha256 of every PDF version
+    the cities link this run)."""
+    urls, linked = set(), set()
+    for crawl in staged.crawls:
+        data = crawl.data
+        urls.update(item.get("url") for key in ("pages", "links", "fetches", "documents", "failures")
+                    for item in data[key] if isinstance(item, dict))
+        linked.update(f"{data['city_code']}/{d.get('sha256')}" for d in data["documents"])
+    return sorted(u for u in urls if u), sorted(linked)
+
+
 def _load_failures(con, run_id: str, staged: StagedRun) -> dict:
     failures = _staged_failures(con, staged)
     merge_rows(con, "failures",
                ("failure_id", "run_id", "stage", "city_code", "url", "sha256", "code", "reason",
-                "first_seen_run", "last_seen_run", "occurrences", "resolved", "resolved_run"),
-               [(fid, run_id, *row, run_id, run_id, 1, False, None) for fid, row in failures.items()],
+                "first_seen_run", "last_seen_run", "occurrences", "resolved", "resolved_run", "status"),
+               [(fid, run_id, *row, run_id, run_id, 1, False, None, "open") for fid, row in failures.items()],
                update="run_id = staged.run_id, code = staged.code, reason = staged.reason, "
                       "url = coalesce(staged.url, failures.url), "
                       "occurrences = failures.occurrences "
                       "+ CASE WHEN failures.last_seen_run = staged.last_seen_run THEN 0 ELSE 1 END, "
-                      "last_seen_run = staged.last_seen_run, resolved = false, resolved_run = NULL")
+                      "last_seen_run = staged.last_seen_run, resolved = false, resolved_run = NULL, "
+                      "status = 'open'")
     urls, cities, shas = _succeeded(staged)
     con.execute("""
-        UPDATE failures SET resolved = true, resolved_run = ?, run_id = ?
-        WHERE NOT resolved AND NOT list_contains(?, failure_id)
+        UPDATE failures SET resolved = true, resolved_run = ?, run_id = ?, status = 'resolved'
+        WHERE status = 'open' AND NOT list_contains(?, failure_id)
           AND ((stage = 'parse' AND list_contains(?, sha256))
                OR (stage = 'crawl' AND list_contains(?, city_code))
                OR (stage NOT IN ('parse', 'crawl') AND list_contains(?, url)))
         """, [run_id, run_id, list(failures), shas, cities, urls])
-    resolved = con.execute("SELECT count(*) FROM failures WHERE resolved_run = ?", [run_id]).fetchone()[0]
+    # A city crawled successfully that no longer requests a URL (or links a PDF version) has
+    # taken it down: its failure will never be retried, so it is closed as gone.
+    requested, linked = _requested(staged)
+    con.execute("""
+        UPDATE failures SET resolved_run = ?, run_id = ?, status = 'gone'
+        WHERE status = 'open' AND list_contains(?, city_code) AND NOT list_contains(?, failure_id)
+          AND ((stage = 'parse' AND NOT list_contains(?, city_code || '/' || sha256))
+               OR (stage NOT IN ('parse', 'crawl') AND NOT list_contains(?, url)))
+        """, [run_id, run_id, cities, list(failures), linked, requested])
+    resolved = con.execute("SELECT count(*) FROM failures WHERE resolved_run = ? AND status = 'resolved'",
+                           [run_id]).fetchone()[0]
     stages = [row[0] for row in failures.values()]
     return {"fetch_failures": sum(1 for s in stages if s != "parse"),
             "parse_failures": stages.count("parse"), "failures_resolved": resolved}

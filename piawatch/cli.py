@@ -25,6 +25,8 @@ examples:
   piawatch runs                  the latest runs and how they ended
   piawatch export out/ --format parquet
   piawatch site --serve          build the static site and serve it on 127.0.0.1
+  piawatch findings list         the open findings, with the ids alerts show
+  piawatch findings dismiss 3f5a09c2 --reason "…"   a false positive: not alerted again
   piawatch migrate               create the warehouse, or bring its schema up to date
   piawatch migrate --copy-from data/warehouse/piawatch.duckdb   move a file warehouse into a DuckLake
   piawatch demo run              what `make run` does: the nightly DAG on the demo websites
@@ -159,8 +161,35 @@ def cmd_export(args) -> int:
     from piawatch.report import readable
     from piawatch.settings import load_settings
 
-    for path in export(readable(load_settings().warehouse), Path(args.out_dir), fmt=args.format):
+    for path in export(readable(load_settings().warehouse), Path(args.out_dir), fmt=args.format, bom=args.bom):
         print(path)
+    return 0
+
+
+def cmd_findings_list(args) -> int:
+    from alerts.ledger import open_findings
+    from load.export import open_read_only
+    from piawatch.settings import load_settings
+
+    with open_read_only(load_settings().warehouse) as con:
+        rows = open_findings(con, severity=args.severity)
+    _print_rows(rows, args.format, lambda r: f"{r['finding_id'][:12]}  {r['severity']:7} {r['city']} "
+                                             f"評価書番号{r['assessment_number']}  {r['rule']}  {r['message']}"
+                                             + ("  [dismissed]" if r["dismissed"] else ""))
+    return 0
+
+
+def cmd_findings_dismiss(args) -> int:
+    import getpass
+
+    from alerts.ledger import dismiss
+    from load.warehouse import connect
+    from piawatch.settings import load_settings
+
+    with connect(load_settings().warehouse) as con:
+        done = dismiss(con, args.finding_id, by=args.by or getpass.getuser(), reason=args.reason)
+    print(f"dismissed {done['finding_id']} ({done['rule']}, {done['city_code']} 評価書番号{done['assessment_number']}) "
+          f"by {done['dismissed_by']}: {done['reason']}")
     return 0
 
 
@@ -288,12 +317,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--send-test", action="store_true", help="also send a test message on every alert channel")
     add_format(p, default="text")
 
-    p = add("export", cmd_export, "export every warehouse table and view to Parquet or CSV",
+    p = add("export", cmd_export, "export every warehouse table and view to Parquet, CSV or Excel",
             "Write one file per table and view of the warehouse to OUT_DIR, for people who do not "
-            "use DuckDB. A DuckDB file must not be open for writing (it has one writer); a DuckLake "
-            "is exported as of its latest commit, also while the pipeline writes.")
+            "use DuckDB. CSV is UTF-8 with a byte-order mark, text quoted (codes keep their leading "
+            "zeros), lists as JSON; xlsx has one sheet per file. A DuckDB file must not be open for "
+            "writing (it has one writer); a DuckLake is exported as of its latest commit, also while "
+            "the pipeline writes.")
     p.add_argument("out_dir", metavar="OUT_DIR")
-    p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    p.add_argument("--format", choices=["parquet", "csv", "xlsx"], default="parquet")
+    p.add_argument("--no-bom", dest="bom", action="store_false",
+                   help="CSV without the UTF-8 byte-order mark (which Excel needs to read Japanese)")
 
     p = add("migrate", cmd_migrate, "create the warehouse or bring its schema up to date",
         "Create the warehouse named by $PIAWATCH_WAREHOUSE (a DuckDB file, by default "
@@ -313,6 +346,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--serve", action="store_true",
                    help="then serve it (and the stored PDFs it links) on http://127.0.0.1 until interrupted")
     p.add_argument("--port", type=int, default=8000, help="port for --serve (default: 8000; 0: any free port)")
+
+    findings = sub.add_parser("findings", help="list open findings; dismiss a false positive",
+                              description="The data-quality findings of the latest check.")
+    findings_sub = findings.add_subparsers(dest="findings_command", required=True, metavar="FINDINGS_COMMAND")
+    p = findings_sub.add_parser("list", help="the open findings, errors first, with their ids")
+    p.set_defaults(func=cmd_findings_list)
+    p.add_argument("--severity", choices=["error", "warning", "info"], help="only this severity")
+    add_format(p, default="text")
+    p = findings_sub.add_parser(
+        "dismiss", help="record that a finding is a false positive: it is not alerted again",
+        description="Record who dismissed the finding and why (table dismissals). Its open alert is "
+                    "closed as dismissed, and the same finding (same document, rule and values, also "
+                    "in a later version of the document) is not alerted again until its values change.")
+    p.set_defaults(func=cmd_findings_dismiss)
+    p.add_argument("finding_id", metavar="ID", help="the finding id (the alert's アラートID), or its first 8+ characters")
+    p.add_argument("--reason", required=True, help="why it is not a problem")
+    p.add_argument("--by", help="who dismisses it (default: the login name)")
 
     demo = sub.add_parser("demo", help="the bundled demo municipal websites",
                           description="The bundled demo: 8 municipal websites on 127.0.0.1.")

@@ -43,6 +43,7 @@ def _dicts(cursor) -> list[dict]:
 
 def run_facts(settings: Settings, run_id: str | None = None) -> dict:
     """Everything the summary shows about ``run_id`` (default: the latest run), as plain data."""
+    from alerts.ledger import run_alerts
     from load.export import open_read_only
 
     con = open_read_only(readable(settings.warehouse))
@@ -54,10 +55,7 @@ def run_facts(settings: Settings, run_id: str | None = None) -> dict:
         findings = _dicts(con.execute("""
             SELECT rule, severity, count(*) AS count FROM findings WHERE last_seen_run = ?
             GROUP BY ALL ORDER BY severity, rule""", [run_id]))
-        alerts = _dicts(con.execute("""
-            SELECT a.rule, a.city_code, coalesce(m.name, a.city_code) AS city, a.assessment_number, a.message
-            FROM alerts a LEFT JOIN municipalities m ON m.city_code = a.city_code
-            WHERE a.created_run = ? ORDER BY a.city_code, a.assessment_number, a.rule""", [run_id]))
+        alerts = run_alerts(con, run_id)
         failures = _dicts(con.execute("""
             SELECT stage, code, count(*) AS count FROM failures WHERE last_seen_run = ? AND NOT resolved
             GROUP BY ALL ORDER BY stage, code""", [run_id]))
@@ -91,8 +89,12 @@ def summary_text(facts: dict) -> str:
         f"  findings             {sum(f['count'] for f in facts['findings'])}",
     ]
     lines += [f"    {f['severity']:8} {f['rule']:40} {f['count']}" for f in facts["findings"]]
-    lines.append(f"  alerts sent          {len(facts['alerts'])}")
-    lines += [f"    [{a['rule']}] {a['city']} 評価書番号{a['assessment_number']}: {a['message']}" for a in facts["alerts"]]
+    alerts = facts["alerts"]
+    lines.append(f"  alerts sent          {alerts['deliveries_sent']} deliveries  (alerts opened: "
+                 f"{len(alerts['opened'])}, resolved: {len(alerts['resolved'])})")
+    lines += [f"    new      [{a['rule']}] {a['city']} 評価書番号{a['assessment_number']}: {a['message']}"
+              for a in alerts["opened"]]
+    lines += [f"    resolved [{a['rule']}] {a['city']} 評価書番号{a['assessment_number']}" for a in alerts["resolved"]]
     if facts["failures"]:
         lines.append("  open failures (retried next run)")
         lines += [f"    {f['stage']:8} {f['code']:24} {f['count']}" for f in facts["failures"]]

@@ -52,6 +52,8 @@ def _record_from_row(row: dict) -> dict:
         value = row.get(f.name)
         if f.name in JSON_FIELDS:
             value = json.loads(value) if isinstance(value, str) else value
+            if value is None and f.json_type == "list":
+                value = []  # not on this kind's form, or unread: the parser's [] (see unread_fields)
         elif f.json_type == "date" and value is not None:
             value = value.isoformat()
         elif f.name == "third_party_review_dates":
@@ -64,6 +66,14 @@ def _record_from_row(row: dict) -> dict:
     return record
 
 
+def stored_record(con, sha256: str, city_code: str) -> dict | None:
+    """One stored version as a record (None when the warehouse has no such assessment)."""
+    cursor = con.execute("SELECT * FROM assessments WHERE sha256 = ? AND city_code = ?", [sha256, city_code])
+    names = [d[0] for d in cursor.description]
+    row = cursor.fetchone()
+    return _record_from_row(dict(zip(names, row))) if row else None
+
+
 def latest_records(con) -> tuple[list[dict], list[dict]]:
     """The latest version of every document in the warehouse, as records and their provenance."""
     cursor = con.execute("SELECT * FROM latest_assessments ORDER BY city_code, assessment_number, kind, sha256")
@@ -71,17 +81,22 @@ def latest_records(con) -> tuple[list[dict], list[dict]]:
     rows = [dict(zip(names, values)) for values in cursor.fetchall()]
     records = [_record_from_row(row) for row in rows]
     documents = [{"sha256": row["sha256"], "city_code": row["city_code"],
-                  "source": row.get("url") or row["sha256"]} for row in rows]
+                  "source": row.get("last_url") or row.get("url") or row["sha256"]} for row in rows]
     return records, documents
 
 
 FINDING_COLUMNS = ("finding_id", "run_id", "sha256", "city_code", "rule", "family", "severity", "message",
                    "source", "organization", "assessment_number", "title", "evidence", "finding_key",
-                   "first_seen_run", "last_seen_run")
+                   "first_seen_run", "last_seen_run", "pages")
 # A finding seen again keeps what identifies it and its first_seen_run; the rest is this run's.
 FINDING_UPDATE = ", ".join(f"{column} = staged.{column}" for column in (
     "run_id", "severity", "message", "source", "organization", "assessment_number", "title", "evidence",
-    "last_seen_run"))
+    "last_seen_run", "pages"))
+
+
+def evidence_pages(evidence: dict) -> list[int]:
+    """The pages the evidence's values were read on, each once, smallest first."""
+    return sorted({p for p in (evidence.get("pages") or {}).values() if isinstance(p, int)})
 
 
 def check_warehouse(con, run_id: str, *, today: date | None = None,
@@ -98,7 +113,8 @@ def check_warehouse(con, run_id: str, *, today: date | None = None,
     findings, docs_index = _findings(records, documents, today, data_docs_dir)
     rows = [(f["finding_id"], run_id, f["sha256"], f["city_code"], f["rule"], f["family"], f["severity"],
              f["message"], f["source"], f["organization"], f["assessment_number"], f["title"],
-             json.dumps(f["evidence"], ensure_ascii=False, default=str), f["key"], run_id, run_id)
+             json.dumps(f["evidence"], ensure_ascii=False, default=str), f["key"], run_id, run_id,
+             evidence_pages(f["evidence"]))
             for f in findings]
     # A finding's id names the PDF's bytes, not the city: a PDF two cities link is one finding.
     rows = list({row[0]: row for row in rows}.values())

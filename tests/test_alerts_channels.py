@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 from email import message_from_bytes, policy
@@ -11,14 +12,15 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from alerts.channels import DeliveryError, LogChannel, WebhookChannel, channels_from_environment
-from alerts.message import Alert, slack_payload, text
+from alerts import message
+from alerts.message import Alert
 from piawatch.errors import ConfigError
 
 ALERT = Alert(
     alert_id="3f" * 32, rule="threshold.result_mismatch", severity="error",
     message="対象人数が30万人以上であるのに、しきい値判断結果が「基礎項目評価の実施が義務付けられる」となっている",
     city_code="232017", city_name="豊橋市", organization="豊橋市長", assessment_number=1,
-    title="住民基本台帳に関する事務 基礎項目評価書", url="http://127.0.0.1:8000/toyohashi/pia/01-basic.pdf",
+    title="住民基本台帳に関する事務 基礎項目評価書", url="http://127.0.0.1:8000/toyohashi/pia/01-basic.pdf", kind="basic",
     evidence={"values": {"subject_count_band": "300k_plus", "threshold_result": "basic_only"},
               "pages": {"subject_count_band": 2, "threshold_result": 3}},
 )
@@ -74,15 +76,76 @@ def test_bad_configuration_names_the_variable(variable, value, complaint):
 
 
 def test_message_names_city_document_values_and_pages():
-    body = text(ALERT)
-    assert body.splitlines()[0] == "[PIA Watch] threshold.result_mismatch（エラー）"
-    assert "自治体: 豊橋市（232017） 豊橋市長" in body
-    assert "評価書: 住民基本台帳に関する事務 基礎項目評価書（評価書番号 1）" in body
-    assert "subject_count_band = 300k_plus（2ページ）" in body
-    payload = slack_payload(ALERT)
-    assert set(payload) == {"text", "blocks"}
-    assert {b["type"] for b in payload["blocks"]} == {"header", "section", "context"}
-    assert f"<{ALERT.url}|{ALERT.title}>" in json.dumps(payload, ensure_ascii=False)
+    """Headline, city, 評価書番号 and title, each value in the form's words with its page link,
+    what the rule expects and what to do next; never a raw code."""
+    sent = message.opened(ALERT)
+    lines = sent.text.splitlines()
+    assert lines[0] == ("豊橋市の評価書番号1「住民基本台帳に関する事務 基礎項目評価書」で、"
+                        "しきい値判断結果が、評価書自身に書かれた対象人数などと合っていません。")
+    assert "自治体: 豊橋市（232017） 豊橋市長" in lines
+    assert "評価書: 住民基本台帳に関する事務 基礎項目評価書（基礎項目評価書、評価書番号 1）" in lines
+    assert f"・対象人数: 30万人以上（2ページ: {ALERT.url}#page=2）" in lines
+    assert f"・しきい値判断結果: 基礎項目評価の実施が義務付けられる（3ページ: {ALERT.url}#page=3）" in lines
+    assert any(line.startswith("ルールが求めること: しきい値判断結果は、対象人数") for line in lines)
+    assert any(line.startswith("次にすること: PDFの該当ページで値を確かめ") for line in lines)
+    for raw in ("300k_plus", "basic_only", "kind_weight", "subject_count_band"):
+        assert raw not in sent.text
+    assert sent.subject == "[PIA Watch] 豊橋市 評価書番号1: しきい値判断結果が、評価書自身に書かれた対象人数などと合っていません。"
+    assert set(sent.slack) == {"text", "blocks"}
+    assert [b["type"] for b in sent.slack["blocks"]] == ["header", "section"]
+    assert f"<{ALERT.url}#page=2|2ページ>" in sent.slack["blocks"][1]["text"]["text"]
+
+
+def test_derived_values_are_said_in_the_form_s_words():
+    alert = dataclasses.replace(ALERT, rule="threshold.kind_lighter_than_result", evidence={
+        "values": {"kind": "focused", "threshold_result": "basic_and_full", "kind_weight": 2,
+                   "stated_result_kind_weight": 3, "public_comment_days": 14, "published_on": "2024-06-28"},
+        "pages": {}})
+    text = message.opened(alert).text
+    assert "・評価書の種類: 重点項目評価書" in text
+    assert "・しきい値判断結果が求める評価書: 全項目評価書" in text
+    assert "・意見の聴取の期間: 14日間" in text
+    assert "・公表日: 2024年6月28日" in text
+    assert "kind_weight" not in text and "= 2" not in text
+
+
+HOSTILE = dataclasses.replace(
+    ALERT, title="<!channel> 至急 <https://evil.example|公式サイト> & <@U123>", organization="豊橋市長\r\nBcc: x@evil.example",
+    message="*太字* _斜体_ [罠](https://evil.example) <script>alert(1)</script>",
+    url="http://127.0.0.1:8000/a.pdf?x=1|<!here>")
+
+
+def test_document_text_is_escaped_for_slack():
+    slack = json.dumps(message.opened(HOSTILE).slack, ensure_ascii=False)
+    for injected in ("<!channel>", "<!here>", "<@U123>", "<https://evil.example|"):
+        assert injected not in slack
+    assert "&lt;!channel&gt; 至急 &lt;https://evil.example|公式サイト&gt; &amp; &lt;@U123&gt;" in slack
+    # The one link that is ours: its URL cannot close the link or add a label.
+    assert "<http://127.0.0.1:8000/a.pdf?x=1%7C&lt;!here&gt;#page=2|2ページ>" in slack
+
+
+def test_document_text_is_escaped_for_markdown_and_html():
+    sent = message.opened(HOSTILE)
+    assert "\\*太字\\* \\_斜体\\_ \\[罠\\]\\(https://evil\\.example\\)" in sent.markdown
+    assert "<script>" not in sent.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in sent.html
+    assert 'href="http://127.0.0.1:8000/a.pdf?x=1|&lt;!here&gt;#page=2"' in sent.html
+
+
+def test_no_line_break_reaches_an_email_header():
+    mail = message.email(message.opened(dataclasses.replace(HOSTILE, city_name="豊橋市\r\nBcc: x@evil.example")),
+                         "piawatch@example.org", ["a@example.org"])
+    assert "\n" not in mail["Subject"] and "\r" not in mail["Subject"]
+    assert mail["Bcc"] is None
+    assert "Bcc: x@evil.example" in mail["Subject"]  # kept as text, on the one line
+
+
+def test_markdown_webhook_posts_markdown(webhook):
+    [_, channel] = channels_from_environment({"PIAWATCH_ALERT_WEBHOOK_URL": webhook.url,
+                                              "PIAWATCH_ALERT_WEBHOOK_FORMAT": "markdown"})
+    channel.send(HOSTILE)
+    [payload] = webhook.accepted
+    assert set(payload) == {"text"} and payload["text"] == message.opened(HOSTILE).markdown
+    assert "<!channel>" not in payload["text"]
 
 
 def test_unreachable_webhook_is_a_delivery_error():
@@ -127,5 +190,6 @@ def test_smtp_logs_in_and_sends_utf8(auth_smtp):
     [(authenticated, envelope)] = mailbox.envelopes
     assert authenticated and envelope.rcpt_tos == ["a@example.org"]
     mail = message_from_bytes(envelope.original_content, policy=policy.default)
-    assert mail["Subject"] == "[PIA Watch] 豊橋市（232017） 評価書番号1 threshold.result_mismatch"
-    assert "内容: 対象人数が30万人以上であるのに" in mail.get_content()
+    assert mail["Subject"] == message.opened(ALERT).subject
+    assert "詳しく: 対象人数が30万人以上であるのに" in mail.get_body(("plain",)).get_content()
+    assert "<b>自治体</b>: 豊橋市（232017） 豊橋市長" in mail.get_body(("html",)).get_content()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from extract.registry import City
+from extract.registry import parse_city
 
 from alerts import send_alerts
 from load.warehouse import connect, load_run
@@ -23,7 +23,8 @@ from transform.record import empty_record
 
 TODAY = date(2026, 11, 23)
 
-TOYOHASHI = City("232017", "toyohashi", "豊橋市", "愛知県", ("http://127.0.0.1/toyohashi/",), frozenset(), demo=True)
+TOYOHASHI = parse_city({"code": "232017", "slug": "toyohashi", "name": "豊橋市", "prefecture": "愛知県",
+                        "urls": ["http://127.0.0.1/toyohashi/"], "demo": True}, where="test city", environment={})
 BASIC_URL = "http://127.0.0.1/toyohashi/pia/01-basic.pdf"
 FULL_URL = "http://127.0.0.1/toyohashi/pia/02-full.pdf"
 

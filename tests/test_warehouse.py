@@ -19,11 +19,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extract.registry import City
+from extract.registry import City, parse_city
 
 from load import warehouse
 from load.export import export
-from load.staging import BadStagedFile
+from load.staging import RECORD_EXTRA_COLUMNS, BadStagedFile
 from quality.check import FINDING_COLUMNS
 from load.backend import as_warehouse
 from load.schema import ALLOWED_VALUES, KEYS, IntegrityError
@@ -39,13 +39,19 @@ PARSER_VERSION = "0.3.0"
 
 
 
+def demo_city(code: str, slug: str, name: str, prefecture: str, url: str) -> City:
+    """A demo registry entry, read by the registry's own reader."""
+    return parse_city({"code": code, "slug": slug, "name": name, "prefecture": prefecture, "urls": [url],
+                       "demo": True}, where=f"test city {slug}", environment={})
+
+
 CITIES = [
-    City("271403", "sakai", "堺市", "大阪府", (f"{SITE}/sakai/pia/index.html",), frozenset(), demo=True),
-    City("112020", "kumagaya", "熊谷市", "埼玉県", (f"{SITE}/kumagaya/hyoka.html",), frozenset(), demo=True),
-    City("072044", "iwaki", "いわき市", "福島県", (f"{SITE}/iwaki/list.html",), frozenset(), demo=True),
-    City("111007", "saitama", "さいたま市", "埼玉県", (f"{SITE}/saitama/list.html",), frozenset(), demo=True),
-    City("232017", "toyohashi", "豊橋市", "愛知県", (f"{SITE}/toyohashi/pia.html",), frozenset(), demo=True),
-    City("401005", "kitakyushu", "北九州市", "福岡県", (f"{SITE}/kitakyushu/pia.html",), frozenset(), demo=True),
+    demo_city("271403", "sakai", "堺市", "大阪府", f"{SITE}/sakai/pia/index.html"),
+    demo_city("112020", "kumagaya", "熊谷市", "埼玉県", f"{SITE}/kumagaya/hyoka.html"),
+    demo_city("072044", "iwaki", "いわき市", "福島県", f"{SITE}/iwaki/list.html"),
+    demo_city("111007", "saitama", "さいたま市", "埼玉県", f"{SITE}/saitama/list.html"),
+    demo_city("232017", "toyohashi", "豊橋市", "愛知県", f"{SITE}/toyohashi/pia.html"),
+    demo_city("401005", "kitakyushu", "北九州市", "福岡県", f"{SITE}/kitakyushu/pia.html"),
 ]
 
 
@@ -93,7 +99,8 @@ def sakai_full(edition: int = 1) -> dict:
                   "after": "市民人権局市民生活部戸籍住民課", "timing": "post", "note": "組織改正による"}],
         risk_answers=_risk_answers("特に力を入れている", "特に力を入れている", "特に力を入れている", "十分である"),
         source={"sha256": sha_of("271403-sakai-01-full", edition), "pages": 72, "parser_version": PARSER_VERSION,
-                "extractor": "pdfplumber", "ocr": False, "field_pages": {"published_on": 1, "threshold_result": 70},
+                "extractor": "pdfplumber", "ocr": False,
+                "field_pages": {"published_on": 1, "threshold_result": 70, "changes": 71, "files": 7},
                 "unread_fields": []},
     )
     if edition == 2:
@@ -123,7 +130,7 @@ def sakai_basic() -> dict:
 def kumagaya_draft() -> dict:
     """Seed 001: the full draft （案） for public comment: 公表日 blank."""
     return _record(
-        kind="full", assessment_number=1, title="住民基本台帳に関する事務 全項目評価書（案）", organization="熊谷市長",
+        kind="full", assessment_number=1, title="住民基本台帳に関する事務 全項目評価書(案)", organization="熊谷市長",  # NFKC, as parsed
         published_on=None, form_version="令和6年10月 様式4", is_draft=True, business_name="住民基本台帳に関する事務",
         subject_count_band="100k_to_300k", serious_incident_past_3_years=False, threshold_result="basic_and_full",
         threshold_result_voluntary=True, basic_assessment_date="2024-12-01",
@@ -310,15 +317,18 @@ def stage_run(data_dir: Path, run_id: str, docs: list[Doc], *, dead_link_fixed: 
 FINDINGS = [
     ("232017-toyohashi-03-basic", "threshold.result_mismatch", "threshold", "error", "threshold_result",
      "対象人数「30万人以上」ではしきい値判断結果は「基礎項目評価及び全項目評価」だが、評価書は「基礎項目評価のみ」としている",
-     {"subject_count_band": "300k_plus", "threshold_result": "basic_only", "pages": {"subject_count_band": 2}}),
+     {"values": {"subject_count_band": "300k_plus", "threshold_result": "basic_only",
+                 "expected_threshold_result": "basic_and_full"},
+      "pages": {"subject_count_band": 2, "threshold_result": 3}}),
     ("232017-toyohashi-03-basic", "dates.change_after_publication", "dates", "warning", "changes[0]",
-     "変更日 2024-08-01 が公表日 2024-06-28 より後になっている", {"change_date": "2024-08-01", "published_on": "2024-06-28"}),
-    ("232017-toyohashi-01-full", "procedure.no_public_comment", "procedure", "error", "public_comment",
-     "全項目評価書に意見の聴取の実施日がない", {"public_comment_start": None}),
+     "変更日 2024-08-01 が公表日 2024-06-28 より後になっている",
+     {"values": {"changes[0]": {"date": "2024-08-01"}, "published_on": "2024-06-28"}, "pages": {}}),
+    ("232017-toyohashi-01-full", "procedure.no_public_comment", "procedure", "error", "public_comment_start",
+     "全項目評価書に意見の聴取の実施日がない", {"values": {"public_comment_start": None}, "pages": {}}),
     ("232017-toyohashi-01-full", "procedure.stale_full_assessment", "procedure", "warning", "published_on",
-     "公表日 2019-03-29 から5年以上経過している", {"published_on": "2019-03-29"}),
+     "公表日 2019-03-29 から5年以上経過している", {"values": {"published_on": "2019-03-29"}, "pages": {"published_on": 1}}),
     ("112020-kumagaya-01-full-draft", "required.missing_field", "required", "info", "published_on",
-     "（案）の評価書に公表日がない", {"published_on": None}),
+     "（案）の評価書に公表日がない", {"values": {"published_on": None}, "pages": {}}),
 ]
 
 
@@ -331,7 +341,8 @@ def write_findings(con, run_id: str) -> None:
             "SELECT organization, assessment_number, title, url FROM assessments WHERE sha256 = ?", [sha]).fetchone()
         warehouse.merge_rows(con, "findings", FINDING_COLUMNS, [(
             finding_id, run_id, sha, doc_id[:6], rule, family, severity, message, source, organization, number,
-            title, json.dumps(evidence, ensure_ascii=False), key, run_id, run_id)],
+            title, json.dumps(evidence, ensure_ascii=False), key, run_id, run_id,
+            sorted(set(evidence["pages"].values())))],
             update="run_id = staged.run_id, last_seen_run = staged.last_seen_run")
 
 
@@ -354,7 +365,8 @@ def build_warehouse(data_dir: Path, target=None):
 
 # --- helpers for the assertions --------------------------------------------------------------------
 TABLES = ("municipalities", "sources", "documents", "assessments", "assessment_files", "file_outsourcing",
-          "risk_answers", "change_rows", "fetch_log", "failures", "findings", "alerts", "alert_deliveries", "runs")
+          "risk_answers", "change_rows", "fetch_log", "failures", "findings", "alerts", "alert_deliveries", "dismissals",
+          "runs")
 
 
 def row_counts(db: Path) -> dict[str, int]:
@@ -401,7 +413,8 @@ def test_assessment_columns_agree_with_record_fields(db):
     record_columns = [(name, sql_type) for name, sql_type in columns
                       if name not in ("sha256", "city_code", "url", "parser_version", "loaded_run")]
     expected_types = {"VARCHAR[]": "VARCHAR[]", "DATE[]": "DATE[]"}
-    assert record_columns == [(f.name, expected_types.get(f.sql_type, f.sql_type)) for f in FIELDS]
+    assert record_columns == [(f.name, expected_types.get(f.sql_type, f.sql_type)) for f in FIELDS] + [
+        (name, "VARCHAR[]") for name in RECORD_EXTRA_COLUMNS]
     for field in (f for f in FIELDS if f.choices):
         assert ALLOWED_VALUES[("assessments", field.name)] == field.choices
 
@@ -467,6 +480,52 @@ def test_a_later_numbered_migration_is_applied_in_order(db, tmp_path):
             "SELECT column_name FROM duckdb_columns() WHERE table_name = 'latest_assessments'").fetchall()
 
 
+def test_migration_030_brings_rows_of_an_older_warehouse_to_the_new_rules(db, tmp_path):
+    """Rows loaded before the page, blank and status columns existed get them from what they held."""
+    from load.backend import open_lake
+    from load.schema import apply_migrations, migrations
+
+    older = tmp_path / "migrations-020"
+    older.mkdir()
+    for m in migrations():
+        if m.version <= 20:
+            (older / m.name).write_text(m.sql, encoding="utf-8")
+    target = as_warehouse(db)
+    if target.is_lake:
+        con = open_lake(target)
+    else:
+        target.path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(target.path))
+    try:
+        apply_migrations(con, older)
+        source = {"field_pages": {"changes": 69, "files": 7}, "unread_fields": ["risk_answers"]}
+        con.execute("""INSERT INTO assessments (sha256, city_code, kind, assessment_number, title, public_comment_start,
+                         submitted_kinds, third_party_review_dates, files, changes, risk_answers, source)
+                       VALUES ('s1', '232017', 'full', 1, 'T', NULL, [], [], '[]', '[{"item": "x"}]', '[]', ?)""",
+                    [json.dumps(source)])
+        con.execute("INSERT INTO change_rows (sha256, city_code, change_index, item) VALUES ('s1', '232017', 1, 'x')")
+        con.execute("""INSERT INTO findings (finding_id, run_id, sha256, city_code, rule, family, severity, message,
+                         evidence, first_seen_run, last_seen_run)
+                       VALUES ('f1', 'r', 's1', '232017', 'threshold.result_mismatch', 'threshold', 'error', 'm',
+                               '{"values": {}, "pages": {"threshold_result": 3, "subject_count_band": 2, "x": 3}}',
+                               'r', 'r')""")
+        con.execute("""INSERT INTO failures (failure_id, run_id, stage, code, first_seen_run, last_seen_run,
+                         occurrences, resolved) VALUES ('x1', 'r', 'fetch', 'timeout', 'r', 'r', 1, false),
+                                                       ('x2', 'r', 'fetch', 'timeout', 'r', 'r', 1, true)""")
+    finally:
+        con.close()
+    with connect(db) as con:  # applies 030 and later
+        assert con.execute("""SELECT submitted_kinds, third_party_review_dates, files, changes, risk_answers,
+                                     unread_fields, list_contains(blank_fields, 'public_comment_start'),
+                                     list_contains(blank_fields, 'risk_answers')
+                              FROM assessments""").fetchone() == (
+            None, [], "[]", '[{"item": "x"}]', None, ["risk_answers"], True, False)
+        assert con.execute("SELECT page FROM change_rows").fetchall() == [(69,)]
+        assert con.execute("SELECT pages FROM findings").fetchall() == [([2, 3],)]
+        assert con.execute("SELECT failure_id, status FROM failures ORDER BY 1").fetchall() == [
+            ("x1", "open"), ("x2", "resolved")]
+
+
 # --- loading -----------------------------------------------------------------------------------------
 def test_load_run_stores_every_staged_fact(tmp_path, db):
     counts = load_run(db, RUN_1, stage_run(tmp_path / "data", RUN_1, run_1_documents()), cities=CITIES)
@@ -505,7 +564,7 @@ def stored_record(con, sha256: str, city_code: str) -> dict:
     for field, value in zip(FIELDS, row):
         if field.sql_type == "DATE" and value is not None:
             value = value.isoformat()
-        elif field.sql_type == "DATE[]":
+        elif field.sql_type == "DATE[]" and value is not None:
             value = [d.isoformat() for d in value]
         elif field.sql_type == "JSON" and value is not None:
             value = json.loads(value)
@@ -518,7 +577,54 @@ def test_every_field_of_every_record_survives_the_round_trip(tmp_path, db):
     load_run(db, RUN_1, stage_run(tmp_path / "data", RUN_1, run_1_documents()), cities=CITIES)
     with connect(db, read_only=True) as con:
         for doc in docs:
-            assert stored_record(con, doc.sha256, doc.city_code) == doc.record, doc.doc_id
+            # The parser gives a list its form does not have as []; the warehouse stores NULL.
+            expected = {f.name: None if f.json_type == "list" and doc.record["kind"] not in f.kinds
+                        else doc.record[f.name] for f in FIELDS}
+            assert stored_record(con, doc.sha256, doc.city_code) == expected, doc.doc_id
+
+
+def test_a_blank_field_is_told_apart_from_one_the_form_does_not_have(tmp_path, db):
+    """豊橋市 #1 (full) left 意見の聴取 and 第三者点検 empty; いわき市 #1 (basic) has no such fields;
+    the OCR edition of いわき市 #2 could not read いつ時点の計数か."""
+    load_run(db, RUN_1, stage_run(tmp_path / "data", RUN_1, run_1_documents()), cities=CITIES)
+    load_run(db, RUN_2, stage_run(tmp_path / "data", RUN_2, run_2_documents()), cities=CITIES)
+    with connect(db, read_only=True) as con:
+        rows = {doc: con.execute("""
+            SELECT third_party_review_dates, files, submitted_kinds,
+                   list_contains(blank_fields, 'public_comment_start'), unread_fields
+            FROM assessments WHERE sha256 = ?""", [sha_of(doc)]).fetchone()
+            for doc in ("232017-toyohashi-01-full", "072044-iwaki-01-basic", "072044-iwaki-02-basic-scanned")}
+        skipped = con.execute("""
+            SELECT m.name, l.assessment_number FROM latest_assessments l JOIN municipalities m USING (city_code)
+            WHERE l.kind = 'full' AND list_contains(l.blank_fields, 'public_comment_start')""").fetchall()
+        unknown = con.execute("""
+            SELECT count(*) FROM latest_assessments
+            WHERE public_comment_start IS NULL AND NOT list_contains(blank_fields, 'public_comment_start')
+              AND kind = 'full'""").fetchone()[0]
+    assert rows["232017-toyohashi-01-full"] == ([], "[]", None, True, [])
+    assert rows["072044-iwaki-01-basic"] == (None, None, ["basic", "full"], False, [])
+    assert rows["072044-iwaki-02-basic-scanned"][4] == ["subject_count_as_of"]
+    # Full assessments that skipped public comment: only 豊橋市 #1; 熊谷市's draft states its period.
+    assert skipped == [("豊橋市", 1)]
+    assert unknown == 0
+
+
+def test_rows_carry_the_page_they_were_read_on(tmp_path, db):
+    record = sakai_full(1)
+    record["source"]["field_pages"].update(changes=69, files=7)
+    record["changes"][0]["page"] = 71  # a parser that knows the row's own page
+    docs = [Doc("271403-sakai-01-full", record)]
+    load_run(db, RUN_1, stage_run(tmp_path / "data", RUN_1, docs), cities=CITIES)
+    with connect(db, read_only=True) as con:
+        changes = con.execute("SELECT change_index, page FROM change_rows ORDER BY 1").fetchall()
+        files = con.execute("SELECT file_index, page FROM assessment_files ORDER BY 1").fetchall()
+        outsourcing = con.execute("SELECT file_index, page FROM file_outsourcing").fetchall()
+        location = con.execute("SELECT url, first_url, raw_path FROM document_locations").fetchone()
+    sha = sha_of("271403-sakai-01-full")
+    assert changes == [(1, 71)]
+    assert files == [(1, 7), (2, 7), (3, 7)]
+    assert outsourcing == [(1, 7)]
+    assert location == (docs[0].url, docs[0].url, f"raw/{sha[:2]}/{sha}.pdf")
 
 
 def test_loading_the_same_run_twice_changes_nothing(tmp_path, db):
@@ -634,6 +740,27 @@ def test_failures_are_resolved_when_a_later_run_succeeds(tmp_path, db):
         ]
         assert con.execute("SELECT extractor FROM (SELECT source->>'extractor' AS extractor FROM assessments "
                            "WHERE sha256 = ?)", [sha_of("072044-iwaki-02-basic-scanned")]).fetchone() == ("ocr",)
+
+
+def test_a_failure_whose_url_is_no_longer_linked_is_closed_as_gone(tmp_path, db):
+    """The next night 北九州市 no longer links its HTML-instead-of-PDF page, and いわき市 took the
+    scanned PDF down: neither will be retried, so neither stays open."""
+    data = tmp_path / "data"
+    load_run(db, RUN_1, stage_run(data, RUN_1, run_1_documents()), cities=CITIES)
+    docs = [d for d in run_2_documents() if d.doc_id != "072044-iwaki-02-basic-scanned"]
+    run_dir = stage_run(data, RUN_2, docs, dead_link_fixed=True)
+    crawl_file = run_dir / "crawl" / "401005.json"
+    crawl = json.loads(crawl_file.read_text(encoding="utf-8"))
+    crawl["fetches"] = [f for f in crawl["fetches"] if not f["url"].endswith("03-full.pdf")]
+    crawl["failures"] = []
+    write_json(crawl_file, crawl)
+    load_run(db, RUN_2, run_dir, cities=CITIES)
+    with connect(db, read_only=True) as con:
+        rows = con.execute("SELECT code, status, resolved, resolved_run FROM failures ORDER BY code").fetchall()
+        open_failures = con.execute("SELECT sum(open_failures) FROM city_summary").fetchone()[0]
+    assert rows == [("http_status", "resolved", True, RUN_2), ("no_text_layer", "gone", False, RUN_2),
+                    ("not_a_pdf", "gone", False, RUN_2)]
+    assert open_failures == 0
 
 
 def test_a_failure_that_comes_back_is_reopened(tmp_path, db):
@@ -817,7 +944,7 @@ def test_export_writes_every_table_and_view_readable_back(two_runs, tmp_path, fm
     paths = export(db, out, fmt=fmt)
     names = {p.stem for p in paths}
     assert set(TABLES) | {"schema_version", "schema_views", "latest_assessments", "open_findings", "city_summary",
-                          "assessment_version_diffs"} == names
+                          "assessment_version_diffs", "document_locations"} == names
     reader = "read_parquet" if fmt == "parquet" else "read_csv_auto"
     with connect(db, read_only=True) as con, duckdb.connect() as files:
         for path in paths:
@@ -833,11 +960,60 @@ def test_piawatch_export_command_writes_the_files(two_runs, tmp_path, monkeypatc
     from piawatch.cli import main
 
     monkeypatch.setenv("PIAWATCH_WAREHOUSE", str(two_runs))
-    assert main(["export", str(tmp_path / "csv"), "--format", "csv"]) == 0
+    assert main(["export", str(tmp_path / "csv"), "--format", "csv", "--no-bom"]) == 0
     printed = capsys.readouterr().out.split()
     assert str(tmp_path / "csv" / "city_summary.csv") in printed
-    header = (tmp_path / "csv" / "city_summary.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert header.startswith("city_code,name,prefecture,demo,basic_documents")
+    raw = (tmp_path / "csv" / "city_summary.csv").read_bytes()
+    assert not raw.startswith(b"\xef\xbb\xbf")
+    header = next(__import__("csv").reader(raw.decode("utf-8").splitlines()))
+    assert header[:5] == ["city_code", "name", "prefecture", "demo", "basic_documents"]
+
+
+def test_csv_export_fits_a_spreadsheet(two_runs, tmp_path):
+    """UTF-8 with a BOM, codes with their leading zero as quoted text, lists as JSON."""
+    import csv
+    import pandas as pd
+
+    export(two_runs, tmp_path, fmt="csv")
+    raw = (tmp_path / "assessments.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(raw.decode("utf-8-sig").splitlines()))
+    iwaki = next(r for r in rows if r["sha256"] == sha_of("072044-iwaki-01-basic"))
+    assert iwaki["city_code"] == "072044"
+    assert json.loads(iwaki["submitted_kinds"]) == ["basic", "full"]
+    assert iwaki["third_party_review_dates"] == ""  # not on the basic form: NULL, not []
+    assert '"072044"' in raw.decode("utf-8-sig")
+    frame = pd.read_csv(tmp_path / "municipalities.csv", encoding="utf-8-sig", dtype={"city_code": str})
+    assert "072044" in set(frame["city_code"]) and frame.columns[0] == "city_code"
+    assert json.loads(frame.loc[frame["city_code"] == "072044", "urls"].iloc[0]) == [f"{SITE}/iwaki/list.html"]
+
+
+def test_parquet_export_reads_in_pandas(two_runs, tmp_path):
+    import pandas as pd
+
+    export(two_runs, tmp_path, fmt="parquet")
+    frame = pd.read_parquet(tmp_path / "latest_assessments.parquet")
+    iwaki = frame[frame["sha256"] == sha_of("072044-iwaki-01-basic")].iloc[0]
+    assert iwaki["city_code"] == "072044"
+    assert list(iwaki["submitted_kinds"]) == ["basic", "full"]
+    assert iwaki["published_on"] == date(2024, 9, 10)
+
+
+def test_xlsx_export_opens_with_codes_as_text(two_runs, tmp_path, monkeypatch, capsys):
+    from load.backend import excel_extension_file
+    from piawatch.cli import main
+
+    monkeypatch.setenv("PIAWATCH_WAREHOUSE", str(two_runs))
+    assert main(["export", str(tmp_path), "--format", "xlsx"]) == 0
+    assert str(tmp_path / "city_summary.xlsx") in capsys.readouterr().out.split()
+    with duckdb.connect() as files:
+        files.execute(f"LOAD '{excel_extension_file()}'")
+        rows = files.execute(f"SELECT city_code, title, submitted_kinds FROM read_xlsx('{tmp_path / 'assessments.xlsx'}', "
+                             "all_varchar = true) WHERE sha256 = ?", [sha_of("072044-iwaki-01-basic")]).fetchall()
+        sheets = files.execute(f"SELECT count(*) FROM read_xlsx('{tmp_path / 'findings.xlsx'}')").fetchone()[0]
+    assert [(code, json.loads(kinds)) for code, _, kinds in rows] == [("072044", ["basic", "full"])]
+    with connect(two_runs, read_only=True) as con:
+        assert sheets == con.execute("SELECT count(*) FROM findings").fetchone()[0]
 
 
 def test_a_published_copy_can_be_read_while_the_pipeline_writes(tmp_path):
