@@ -43,7 +43,8 @@ def _environment():
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("website", "templates"),
                              autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
+                             undefined=jinja2.StrictUndefined,
+                             auto_reload=False)  # one build, one version of the templates (its fingerprint's)
     # A typed value as JSON, Japanese left readable (Jinja's tojson escapes it to \\uXXXX).
     env.filters["typed"] = lambda value: json.dumps(value, ensure_ascii=False)
     return env

@@ -66,10 +66,12 @@ def rows(con, sql: str, params=()) -> list[dict]:
 
 
 def read_site_data(con) -> SiteData:
-    open_ids = {r["finding_id"] for r in rows(con, "SELECT finding_id FROM open_findings")}
+    # open_findings carries what the findings table does not (the latest URL, page_url, dismissed)
+    open_rows = {r["finding_id"]: r for r in rows(con, "SELECT * FROM open_findings")}
     findings = rows(con, "SELECT * FROM findings ORDER BY city_code, assessment_number NULLS LAST, rule, finding_key")
     for finding in findings:
-        finding["is_open"] = finding["finding_id"] in open_ids
+        finding.update(open_rows.get(finding["finding_id"], {}))
+        finding["is_open"] = finding["finding_id"] in open_rows
     return SiteData(
         runs=rows(con, "SELECT * FROM runs ORDER BY started_at NULLS LAST, run_id"),
         cities=rows(con, """

@@ -140,37 +140,19 @@ def _is_iso_date(value) -> bool:
     return len(text) == 10 and text[4] == "-" and text[7] == "-" and text[:4].isdigit()
 
 
-# Values a finding's evidence carries besides record fields (quality.findings), as the site names
-# them; None hides a value that only the rule needs (its own arithmetic).
-EVIDENCE_LABELS = {
-    "expected_threshold_result": "しきい値判断結果（しきい値判断の基準による）",
-    "required_document_present": "求められる評価書の公表",
-    "public_comment_days": "意見聴取の日数",
-    "public_comment_last_day": "意見聴取の最終日",
-    "stale_before": "この日より前の公表は5年を超える",
-    "kind_weight": None, "stated_result_kind_weight": None, "third_party_review_count": None,
-}
-_EVIDENCE_PRINTED = {"expected_threshold_result": "threshold_result"}
-
 
 def evidence_rows(values: dict, pages: dict) -> list[dict]:
-    """A finding's disagreeing values as rows: label, value as the form prints it, page."""
+    """A finding's disagreeing values as rows (label, value, page), worded as its alert words them
+    (alerts.wording); values only the rule's arithmetic needs (kind weights) are left out."""
+    from alerts.wording import label, words
+
     rows = []
     for name, value in values.items():
-        base, _, index = name.partition("[")
-        if EVIDENCE_LABELS.get(name, "") is None:
+        if name in _ARITHMETIC:
             continue
-        label = EVIDENCE_LABELS.get(name) or FIELD_LABELS.get(base, name)
-        if index:
-            label = f"{label}（{int(index.rstrip(']')) + 1}件目）"
-        if name == "required_document_present":
-            shown = "公表あり" if value else "公表なし"
-        elif name == "public_comment_days":
-            shown = f"{value}日"
-        elif isinstance(value, dict):
-            shown = " ".join(str(printed(k, v)) for k, v in value.items() if v is not None and k != "page")
-        else:
-            shown = printed(_EVIDENCE_PRINTED.get(name, base), value)
         page = pages.get(name) or (value.get("page") if isinstance(value, dict) else None)
-        rows.append({"label": label, "value": shown, "page": page})
+        rows.append({"label": label(name), "value": words(name, value), "page": page})
     return rows
+
+
+_ARITHMETIC = {"kind_weight", "stated_result_kind_weight"}

@@ -69,6 +69,7 @@ class Site:
     def __init__(self, data, raw_dir: Path, out_dir: Path):
         self.data = data
         self.raw = raw_prefix(raw_dir, out_dir)
+        self.data_root = raw_prefix(raw_dir.parent, out_dir)  # latest_assessments.raw_path is relative to it
         self._finding_items: dict[str, dict] = {}
         self.cities = {c["city_code"]: c for c in data.cities}
         self.latest_run = data.runs[-1] if data.runs else None
@@ -123,7 +124,10 @@ class Site:
             "severity_label": SEVERITY_LABELS.get(f["severity"], f["severity"]),
             "message": f["message"], "disagreeing": _values(f), "pages": pages,
             "pdf": raw_pdf(self.raw, f["sha256"]) + (f"#page={pages[0]}" if pages else ""),
-            "source": f.get("source"), "source_page": (f.get("source") or "") + (f"#page={pages[0]}" if pages else ""),
+            "source": f.get("url") or f.get("source"),
+            # open_findings.page_url (migration 030): the document's latest URL at the evidence's page
+            "source_page": f.get("page_url") or (f.get("url") or f.get("source") or "") + (f"#page={pages[0]}" if pages else ""),
+            "dismissed": bool(f.get("dismissed")),
             "city_code": f["city_code"], "city_name": self.city_name(f["city_code"]),
             "assessment_number": f.get("assessment_number"), "title": f.get("title"),
             "doc": self.doc_link(f["sha256"], f["city_code"]), "first_seen_run": f.get("first_seen_run"),
@@ -167,7 +171,7 @@ def document_pages(site: Site):
         key = chain_key(doc)
         versions = site.versions.get(key, [])
         pages_of = (doc.get("source") or {}).get("field_pages") or {}
-        pdf = raw_pdf(site.raw, doc["sha256"])
+        pdf = f"{site.data_root}/{doc['raw_path']}" if doc.get("raw_path") else raw_pdf(site.raw, doc["sha256"])
         source_url = doc.get("last_url") or doc.get("url")
         fields = []
         for f in _TABLE_FIELDS:
