@@ -284,3 +284,18 @@ def test_the_run_summary_counts_deliveries_and_shows_resolutions(nightly, webhoo
     second, _ = run_summary(nightly.settings, "run2")
     assert "alerts sent          2 deliveries  (alerts opened: 0, resolved: 1)" in second
     assert "resolved [threshold.result_mismatch] 豊橋市 評価書番号1" in second
+
+
+def test_findings_and_alerts_point_to_the_document_s_latest_url(nightly, webhook):
+    """The city moves the same PDF (same bytes) to a new address: findings and alerts follow it."""
+    moved = BASIC_URL.replace("/pia/", "/pia/archive/")
+    webhook.failing = True  # the first night's alert does not get through; it is due again
+    nightly.run([(BASIC_URL, toyohashi_basic("300k_plus"))], [LogChannel(), WebhookChannel(webhook.url)])
+    webhook.failing = False
+    _, counts = nightly.run([(moved, toyohashi_basic("300k_plus"))], [LogChannel(), WebhookChannel(webhook.url)])
+    assert counts == {"opened": 0, "resolved": 0, "sent": 1, "failed": 0}  # the same document: no new alert
+    assert nightly.query("SELECT source, page_url FROM open_findings WHERE rule = 'threshold.result_mismatch'") == [
+        (moved, f"{moved}#page=2")]
+    assert nightly.query("SELECT url, first_url FROM document_locations") == [(moved, BASIC_URL)]
+    [payload] = webhook.accepted
+    assert f"<{moved}#page=2|2ページ>" in payload["text"] and BASIC_URL not in payload["text"]

@@ -193,3 +193,21 @@ def test_smtp_logs_in_and_sends_utf8(auth_smtp):
     assert mail["Subject"] == message.opened(ALERT).subject
     assert "詳しく: 対象人数が30万人以上であるのに" in mail.get_body(("plain",)).get_content()
     assert "<b>自治体</b>: 豊橋市（232017） 豊橋市長" in mail.get_body(("html",)).get_content()
+
+
+def test_a_hostile_document_reaches_the_real_receivers_defused(webhook, auth_smtp):
+    port, mailbox = auth_smtp
+    hostile = dataclasses.replace(HOSTILE, city_name="豊橋市\r\nBcc: x@evil.example")
+    [_, hook, smtp] = channels_from_environment({
+        "PIAWATCH_ALERT_WEBHOOK_URL": webhook.url,
+        "PIAWATCH_SMTP_URL": f"smtp://alerts:s3cret@127.0.0.1:{port}?from=piawatch@example.org&to=a@example.org"})
+    hook.send(hostile)
+    smtp.send(hostile)
+    [payload] = webhook.accepted
+    posted = json.dumps(payload, ensure_ascii=False)
+    assert "<!channel>" not in posted and "<@U123>" not in posted and "<https://evil.example|" not in posted
+    [(_, envelope)] = mailbox.envelopes
+    assert envelope.rcpt_tos == ["a@example.org"]  # no Bcc smuggled in through a header
+    mail = message_from_bytes(envelope.original_content, policy=policy.default)
+    assert mail["Bcc"] is None and "\n" not in mail["Subject"]
+    assert "&lt;script&gt;" in mail.get_body(("html",)).get_content()
