@@ -20,11 +20,12 @@ def parse_basic(reader: FormReader) -> None:
     counted = reader.labelled(LABELS["subject_count_band"], begin, end)
     reader.value("subject_count_as_of", LABELS["subject_count_as_of"], counted.index if counted else begin, end,
                  convert=iso_date)
-    # short anchors: a label wrapped in its cell reaches OCR as several lines
-    reader.choice("handler_count_500_or_more", "取扱者数は", bands.handler_count_500_or_more,
-                  begin, end, how="contains", anywhere=True)
-    reader.choice("serious_incident_past_year", "過去1年以内", bands.incident, begin, end, how="contains",
-                  anywhere=True)
+    # OCR: a label wrapped in its cell arrives as several lines; a short anchor finds its first
+    how = "contains" if reader.ocr else "exact"
+    reader.choice("handler_count_500_or_more", "取扱者数は" if reader.ocr else LABELS["handler_count_500_or_more"],
+                  bands.handler_count_500_or_more, begin, end, how=how, anywhere=True)
+    reader.choice("serious_incident_past_year", "過去1年以内" if reader.ocr else LABELS["serious_incident_past_year"],
+                  bands.incident, begin, end, how=how, anywhere=True)
 
     result_section = reader.section(3, "しきい値判断結果")
     _threshold_result(reader, result_section)

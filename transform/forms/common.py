@@ -113,6 +113,24 @@ def iso_date(text: str | None) -> str | None:
 
 
 GENERIC_RISK_QUESTION = "リスクへの対策は十分か"
+# A risk's own label in the focused and full forms: 「リスク1: 目的外の入手が行われるリスク」
+_RISK_LABEL = re.compile(r"^リスク\d*[:：]")
+_NUMBERED = re.compile(r"^\d+\.\s*(\S.*)$")
+# A numbered line this long, or a sentence, is a value (「1. ユーザの認証方法 …。」), not a heading.
+HEADING_MAX_CHARS = 30
+
+
+def _section_heading(text: str) -> str | None:
+    """「4. 特定個人情報ファイルの取扱いの委託 [ ] 委託しない」 → the heading without its boxes: one of
+    the risk sections the 様式 prints, or another short numbered heading."""
+    heading = clean(re.split(r"\s*[\[［]", text, maxsplit=1)[0])
+    match = _NUMBERED.match(heading or "")
+    if not match:
+        return None
+    title = compact(match.group(1))
+    if any(title.startswith(compact(_NUMBERED.match(known).group(1))) for known in bands.BASIC_RISK_SECTIONS):
+        return heading
+    return heading if len(title) <= HEADING_MAX_CHARS and "。" not in title else None
 
 
 def risk_answers(reader: FormReader, start: int, end: int) -> list[dict]:
@@ -124,28 +142,34 @@ def risk_answers(reader: FormReader, start: int, end: int) -> list[dict]:
     if reader.ocr:
         return _ocr_risk_answers(reader, start, end)
     answers = []
-    section = risk_label = None
+    section = risk_label = above = None
     for row in reader.rows[start:end]:
         if len(row.cells) == 1 and CHOICE_LIST_MARK not in row.key:
-            if re.match(r"^\d+\.\s*\S", row.cells[0].text):
-                section = clean(re.split(r"\s*[\[［]", row.cells[0].text, maxsplit=1)[0])
-                risk_label = None
-            else:
+            heading = _section_heading(row.cells[0].text)
+            if heading:
+                section, risk_label = heading, None
+            elif _RISK_LABEL.match(row.key) or bands.form_question(row.cells[0].text) in bands.MULTI_LINE_QUESTIONS:
                 risk_label = row.cells[0].text
+            above = row
             continue
         if CHOICE_LIST_MARK not in row.key:
+            above = None
             continue
         options = row.key.split(CHOICE_LIST_MARK, 1)[1]
         choices = bands.RISK_ANSWERS if "特に力を入れている" in options else (
             bands.EDUCATION_ANSWERS if "特に力を入れて行っている" in options else None)
         if choices is None:
+            above = None
             continue
-        # the question: the row's first cell (before a selection printed in it), or — where the
-        # row holds only the selection (a label stacked above) or the generic 「リスクへの対策は
-        # 十分か」 — the risk's own label row above it
+        # the question: the row's first cell (before a selection printed in it), or the label
+        # row directly above a row that holds only the selection (a stacked label); where that
+        # says only 「リスクへの対策は十分か」, the risk's own 「リスク1: …」 label before it
         question = re.split(r"\s*[\[［]", row.cells[0].text, maxsplit=1)[0]
-        if not question or compact(question) == GENERIC_RISK_QUESTION:
+        if not question and above is not None:
+            question = above.cells[0].text
+        if compact(question) == GENERIC_RISK_QUESTION:
             question = risk_label or question
+        above = None
         if not question:
             continue
         answers.append({"section": section, "question": bands.form_question(question),

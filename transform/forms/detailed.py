@@ -29,7 +29,7 @@ def parse_detailed(reader: FormReader, kind: str) -> None:
                   anywhere=True)
 
     _files(reader)
-    reader.choice("serious_incident_past_3_years", "過去3年以内", bands.incident, how="contains")
+    reader.choice("serious_incident_past_3_years", LABELS["serious_incident_past_3_years"], bands.incident)
 
     risks = reader.section(3, "リスク対策")
     inquiries = reader.section(5 if full else 4, "開示請求")

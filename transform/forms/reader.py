@@ -30,6 +30,7 @@ class Hit(NamedTuple):
     index: int
     row: Row
     cell: int = 0
+    rest: str = ""  # the value printed after the label in its own cell
 
 
 @dataclass
@@ -96,29 +97,35 @@ class FormReader:
         variants = (label,) if isinstance(label, str) else label
         keys = [compact(v) for v in variants]
 
-        def hit(row: Row) -> int | None:
+        def hit(row: Row) -> tuple[int, str] | None:
             first = row.cells[0].text
             if how == "contains":
-                return 0 if any(k in row.key for k in keys) else None
+                # the label is somewhere in the row; a selection in its first cell (OCR's one
+                # piece) is the value, other text there is more of the label
+                return (0, first if "[" in nfkc(first) else "") if any(k in row.key for k in keys) else None
             if how == "prefix":
-                return 0 if labels.after(first, variants) is not None else None
+                return (0, "") if labels.after(first, variants) is not None else None
             for number, cell in enumerate(row.cells):
                 if labels.match(cell.text, variants):
-                    return number
+                    return number, ""
             rest = labels.after(first, variants, spaced=True)
             if rest and not labels.is_label(first):
-                return 0  # label and value in one cell
+                return 0, rest  # label and value in one cell
             # OCR can miss a rule between label and value (they arrive in one piece) or add a
             # stray character to a label (「の1事務の名称」)
-            if self.ocr and any(row.label().startswith(k) or _near_label(row.label(), k) for k in keys):
-                return 0
+            if self.ocr:
+                for key in keys:
+                    if row.label().startswith(key):
+                        return 0, labels.after(first, variants) or ""
+                    if _near_label(row.label(), key):
+                        return 0, ""
             return None
 
         stop = len(self.rows) if end is None else min(end, len(self.rows))
         for index in range(start, stop):
-            cell = hit(self.rows[index])
-            if cell is not None:
-                return Hit(index, self.rows[index], cell)
+            found = hit(self.rows[index])
+            if found is not None:
+                return Hit(index, self.rows[index], *found)
         return None
 
     # --- values --------------------------------------------------------------------------------
@@ -126,9 +133,7 @@ class FormReader:
         """The value of a found label, from (in order) the rest of the label's own cell, the next
         cells of its row, or the cell directly below it; never past another label. None when the
         form leaves it blank."""
-        cell = found.row.cells[found.cell]
-        variants = (label,) if isinstance(label, str) else label
-        parts = [labels.after(cell.text, variants) or ""]
+        parts = [found.rest]
         beside = found.row.cells[found.cell + 1:]
         for other in beside:
             if labels.is_label(other.text):
