@@ -320,9 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("export", cmd_export, "export every warehouse table and view to Parquet, CSV or Excel",
             "Write one file per table and view of the warehouse to OUT_DIR, for people who do not "
             "use DuckDB. CSV is UTF-8 with a byte-order mark, text quoted (codes keep their leading "
-            "zeros), lists as JSON; xlsx has one sheet per file. A DuckDB file must not be open for "
-            "writing (it has one writer); a DuckLake is exported as of its latest commit, also while "
-            "the pipeline writes.")
+            "zeros), lists as JSON; xlsx has one sheet per file. While a run holds a DuckDB file for "
+            "writing, the copy the last finished run published is exported; a DuckLake is exported as "
+            "of its latest commit.")
     p.add_argument("out_dir", metavar="OUT_DIR")
     p.add_argument("--format", choices=["parquet", "csv", "xlsx"], default="parquet")
     p.add_argument("--no-bom", dest="bom", action="store_false",
