@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from demo.server import DemoServer
+from piawatch.capabilities import ocr_available
 from piawatch.demo_run import airflow_environment, run_dag_in_process
 
 pytestmark = pytest.mark.slow
@@ -75,8 +76,12 @@ def test_warehouse_holds_every_published_assessment(nights):
     kinds = {kind for (kind,) in con.execute("SELECT DISTINCT kind FROM assessments").fetchall()}
     assert kinds == {"basic", "focused", "full"}
     # every published document of edition 1 (the scanned one through OCR) is a latest assessment,
-    # plus the edition-2 documents published on the third night
-    assert latest == len(_latest_published(_specs(), edition=2))
+    # plus the edition-2 documents published on the third night; without OCR on this machine the
+    # scanned one is a no_text_layer failure instead
+    expected = _latest_published(_specs(), edition=2)
+    if not ocr_available():
+        expected = {doc_id for doc_id in expected if not doc_id.endswith("-scanned")}
+    assert latest == len(expected)
 
 
 def test_first_night_alerts_on_the_planted_threshold_contradiction(nights, planted_threshold_truth):

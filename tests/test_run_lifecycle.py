@@ -134,7 +134,9 @@ def test_runs_end_success_partial_or_failed_and_report_and_runs_say_so(tmp_path,
     # only the good city: success, and `piawatch runs` lists all three, newest first
     del env["PIAWATCH_DATA_DIRR"]
     done = piawatch(env, "run", "--demo", "-q", "--city", "271403")
-    assert done.returncode == 0 and done.stdout.splitlines()[0].endswith("— success") and done.stderr == ""
+    assert done.returncode == 0 and done.stdout.splitlines()[0].endswith("— success")
+    # -q: nothing on stderr but what this machine lacks (piawatch.capabilities), said at the start
+    assert [line for line in done.stderr.splitlines() if "system-deps" not in line] == []
     listed = json.loads(piawatch(env, "runs", "--format", "json").stdout)
     assert [r["status"] for r in listed] == ["success", "failed", "partial"]
     assert [r["run_id"] for r in listed][2] == first
