@@ -8,7 +8,7 @@ import pytest
 from reportlab.lib.pdfencrypt import StandardEncryption
 from reportlab.pdfgen import canvas
 
-from transform.pdf import check_bytes, has_doubled_glyphs, plumber_layout, read_layouts
+from transform.pdf import TextLine, check_bytes, dedupe_glyphs, read_layouts
 from piawatch.errors import CorruptPDF, EncryptedPDF, NotAPDF
 from transform.layout import document_rows
 
@@ -93,15 +93,33 @@ def test_fake_bold_glyphs_come_out_once():
     assert "特特" not in text
 
 
-def test_pdfplumber_fallback_merges_doubled_glyphs():
-    """The page reader pdfplumber takes over when pdfium's text shows doubled glyphs."""
-    assert has_doubled_glyphs("特特定定個個人人情情報報保保護護評評価価書書\n評評価価実実施施機機関関名名")
-    assert not has_doubled_glyphs("特定個人情報保護評価書（全項目評価書）\n評価実施機関名")
-    layout = plumber_layout(FAKE_BOLD, 1)
-    text = "".join(run.text for run in layout.runs)
-    assert layout.extractor == "pdfplumber"
-    assert "特定個人情報保護評価書（全項目評価書）" in text
-    assert layout.boxes  # the cell borders come through too
+def test_dedupe_glyphs_drops_fake_bold_copies_and_keeps_repeated_characters():
+    drawn = [TextLine("令", 10.0, 5.0, 18.5, 14.0), TextLine("令", 10.3, 5.0, 18.8, 14.0),
+             TextLine("0", 30.0, 5.0, 34.25, 14.0), TextLine("0", 34.25, 5.0, 38.5, 14.0),
+             TextLine("0", 34.55, 5.0, 38.8, 14.0)]
+    assert [(g.text, g.x0) for g in dedupe_glyphs(drawn)] == [("令", 10.0), ("0", 30.0), ("0", 34.25)]
+
+
+IPAEX_MINCHO = next(iter(sorted(Path("/usr/share/fonts").glob("**/ipaexm.ttf"))), None)
+
+
+@pytest.mark.skipif(IPAEX_MINCHO is None, reason="needs the IPAex Mincho font (fonts-ipaexfont, in make system-deps)")
+def test_fake_bold_with_an_embedded_truetype_font_reads_once(tmp_path):
+    """Word's fake bold with an embedded font subset: pdfium passes both copies through
+    (「令令和和66年年」); the page reader merges them."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(TTFont("IPAexMincho", str(IPAEX_MINCHO)))
+    path = tmp_path / "bold.pdf"
+    pdf = canvas.Canvas(str(path))
+    pdf.setFont("IPAexMincho", 10.5)
+    for dx in (0.0, 0.3):
+        pdf.drawString(72 + dx, 700, "公表日 令和6年3月25日 1,000人以上")
+    pdf.save()
+    text = "".join(run.text for run in read_layouts(path)[0].runs)
+    assert text.replace(" ", "") == "公表日令和6年3月25日1,000人以上"
 
 
 def test_cells_drawn_as_separate_lines_are_found_like_rectangles():
@@ -115,6 +133,3 @@ def test_cells_drawn_as_separate_lines_are_found_like_rectangles():
             assert abs(found.x1 - drawn_box.x1) <= 1.5 and abs(found.bottom - drawn_box.bottom) <= 1.5
 
 
-def test_pdfplumber_fallback_finds_cells_drawn_as_lines():
-    rects, lines = plumber_layout(OFFICE_HABITS, 3), plumber_layout(FIXTURES / "ruled-lines-basic.pdf", 3)
-    assert len(lines.boxes) == len(rects.boxes) > 10

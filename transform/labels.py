@@ -46,6 +46,17 @@ LABELS: dict[str, tuple[str, ...]] = {
     "subcontracting": ("再委託の有無",),
 }
 
+# Other labels the forms print beside values: never a value themselves, so a value read below
+# a label stops at them.
+OTHER_LABELS = (
+    "方法", "主な意見の内容", "評価書への反映", "期間を短縮する特段の理由", "実施の有無", "法令上の根拠",
+    "事務担当部署", "使用部署", "使用目的", "使用方法", "委託内容", "委託事項", "委託先名の確認方法",
+    "再委託の許諾方法", "再委託事項", "提供先における用途", "提供する情報", "提供方法", "時期・頻度",
+    "対象となる本人の範囲", "主な記録項目", "その妥当性", "入手元", "入手方法", "入手の時期・頻度",
+    "保管場所", "保管期間", "消去方法", "部署", "所属長の役職名", "請求先", "連絡先", "システムの名称",
+    "特定個人情報ファイル名", "個人のプライバシー等の権利利益の保護の宣言", "特記事項",
+)
+
 # Numbering a label may carry: ①…⑳, 「1.」「(1)」「1)」, and a lone leading digit run.
 _NUMBERING = re.compile(r"^(?:[①-⑳]|\(\d{1,2}\)|\d{1,2}[.)]|\d{1,2}(?=\D))")
 # Characters a wrapped cell or OCR adds that are never part of a label.
@@ -134,7 +145,7 @@ def after(text: str | None, labels: tuple[str, ...] | str, spaced: bool = False)
     return None
 
 
-_ALL = tuple(label for labels in LABELS.values() for label in labels)
+_ALL = tuple(label for labels in LABELS.values() for label in labels) + OTHER_LABELS
 
 
 def is_label(text: str | None) -> bool:

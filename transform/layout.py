@@ -11,18 +11,20 @@ scrambles the reading order still yields label and value side by side. Runs outs
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass
 
 from transform.pdf import Box, PageLayout, TextLine
-from transform.normalize import clean, compact, is_page_footer, running_lines
+from transform.labels import is_label
+from transform.normalize import clean, compact, is_page_footer, nfkc, running_lines
 
 # Lines within this share of the page height from the top or bottom edge may be running
 # headers and footers.
 MARGIN_SHARE = 0.07
-# A wrapped line ends within about one full-width glyph of the cell's right edge; a line that
-# ends further left ends its paragraph. In line heights (a run's box is the font's full height,
-# a little more than the width of a full-width glyph).
-WRAP_SLACK = 1.25
+# A wrapped line ends less than one full-width glyph (its widest advance on the line) short of
+# the cell's right edge; a line that ends further left ends its paragraph. Advances come from the
+# PDF's widths, so embedded and substituted fonts are judged alike.
+WRAP_SLACK = 1.1
 ROW_TOLERANCE = 2.0
 # Gaps between runs on one line, in line heights: wider than SPACE_GAP is a space, wider than
 # CELL_GAP separates two pieces of free text (e.g. a label and its value without ruled cells).
@@ -32,6 +34,14 @@ CELL_PADDING = 3.0
 HEADER_MIN_CELLS = 4
 HANGING_REACH = 2.0  # line heights a 禁則 character may hang past a row's last cell
 SAME_LINE_TOLERANCE = 3.0
+# Text without rules: a column starts where pieces begin at the same left edge (within
+# COLUMN_TOLERANCE points) on at least COLUMN_LINES lines, after a gap of COLUMN_GAP line
+# heights; a line continues the block above it when the gap between them is at most BLOCK_GAP
+# line heights (wider gaps separate rows).
+COLUMN_TOLERANCE = 1.5
+COLUMN_LINES = 2
+COLUMN_GAP = 0.25
+BLOCK_GAP = 0.45
 
 
 @dataclass(frozen=True)
@@ -107,8 +117,8 @@ def _reaches_edge(visual: list[TextLine], right_edge: float | None) -> bool:
     ink = [run for run in visual if run.text.strip()]
     if not ink:
         return False
-    last = ink[-1]
-    return right_edge - last.x1 <= WRAP_SLACK * (last.bottom - last.top)
+    em = max(run.x1 - run.x0 for run in ink)
+    return right_edge - ink[-1].x1 < WRAP_SLACK * em
 
 
 def cell_text(runs: list[TextLine], right_edge: float | None) -> tuple[str, bool]:
@@ -202,13 +212,131 @@ def page_rows(layout: PageLayout, skip: set[str] = frozenset()) -> list[Row]:
             cells.append(Cell(text, box.x0, box.x1, wrapped))
         if any(c.text for c in cells):
             rows.append(Row(layout.number, boxes[0].top, tuple(cells), True, layout.number, boxes[0].bottom))
-    for visual in _visual_lines(free):
-        cells = tuple(_free_cells(visual))
-        if cells:
-            rows.append(Row(layout.number, visual[0].top, cells, False, layout.number,
-                            max(run.bottom for run in visual)))
+    rows += (_ocr_lines if layout.extractor == "ocr" else _text_rows)(free, layout.number)
     rows.sort(key=lambda r: (r.top, r.cells[0].x0))
     return rows
+
+
+def _ocr_lines(runs: list[TextLine], page: int) -> list[Row]:
+    """OCR words outside the ruled cells, one row per line (its words are too unsteady to align
+    into columns)."""
+    rows = []
+    for visual in _visual_lines(runs):
+        cells = tuple(_free_cells(visual))
+        if cells:
+            rows.append(Row(page, visual[0].top, cells, False, page, max(run.bottom for run in visual)))
+    return rows
+
+
+@dataclass
+class _Block:
+    """Lines of text outside any ruled cell that stand in one column one under the other: a
+    cell of a table drawn without rules (or a paragraph)."""
+
+    x0: float
+    top: float
+    bottom: float
+    runs: list[TextLine]
+
+    @property
+    def x1(self) -> float:
+        return max(run.x1 for run in self.runs)
+
+
+def _text_rows(runs: list[TextLine], page: int) -> list[Row]:
+    """Rows of a table without rules (and of free text): each line is cut into pieces at the
+    page's column starts, a piece continues the block above it in its column when it follows
+    closely and does not start a cell of its own (a label, a selection, a numbered heading),
+    and blocks whose lines overlap in height make one row."""
+    lines = _visual_lines(runs)
+    if not lines:
+        return []
+    columns = _column_starts(lines)
+    right_margin = max(run.x1 for run in runs)
+    blocks: list[_Block] = []
+    open_blocks: list[_Block] = []
+    for visual in lines:
+        pieces = _pieces(visual, columns)
+        height = max(run.bottom - run.top for run in visual)
+        row_start = any(_starts_cell(_line_text(piece)) for piece in pieces)
+        for piece in pieces:
+            top, bottom = min(r.top for r in piece), max(r.bottom for r in piece)
+            above = None if row_start else next(
+                (b for b in open_blocks if abs(b.x0 - piece[0].x0) <= COLUMN_TOLERANCE
+                 and -ROW_TOLERANCE <= top - b.bottom <= BLOCK_GAP * height), None)
+            if above is None:
+                above = _Block(piece[0].x0, top, bottom, [])
+                blocks.append(above)
+                open_blocks = [b for b in open_blocks if abs(b.x0 - piece[0].x0) > COLUMN_TOLERANCE]
+                open_blocks.append(above)
+            above.runs.extend(piece)
+            above.bottom = max(above.bottom, bottom)
+    rows: list[list[_Block]] = []
+    for block in sorted(blocks, key=lambda b: (b.top, b.x0)):
+        if rows and block.top < max(b.bottom for b in rows[-1]) - ROW_TOLERANCE:
+            rows[-1].append(block)
+        else:
+            rows.append([block])
+    result = []
+    for members in rows:
+        members.sort(key=lambda b: b.x0)
+        cells = []
+        for block in members:
+            right = next((c for c in columns if c > block.x0 + COLUMN_TOLERANCE), right_margin + CELL_PADDING)
+            text, wrapped = cell_text(block.runs, right - CELL_PADDING)
+            if text:
+                cells.append(Cell(text, block.x0, block.x1, wrapped))
+        if cells:
+            result.append(Row(page, min(b.top for b in members), tuple(cells), len(cells) > 1, page,
+                              max(b.bottom for b in members)))
+    return result
+
+
+def _column_starts(lines: list[list[TextLine]]) -> list[float]:
+    """Left edges where pieces of text start on at least COLUMN_LINES lines of the page: the
+    columns of a table drawn without rules."""
+    starts: list[float] = []
+    for visual in lines:
+        height = max(run.bottom - run.top for run in visual)
+        previous = None
+        for run in visual:
+            if run.text.strip() and (previous is None or run.x0 - previous.x1 >= COLUMN_GAP * height):
+                starts.append(run.x0)
+            if run.text.strip():
+                previous = run
+    counted: list[list[float]] = []
+    for x in sorted(starts):
+        if counted and x - counted[-1][-1] <= COLUMN_TOLERANCE:
+            counted[-1].append(x)
+        else:
+            counted.append([x])
+    return [min(group) for group in counted if len(group) >= COLUMN_LINES]
+
+
+def _pieces(visual: list[TextLine], columns: list[float]) -> list[list[TextLine]]:
+    """One line cut where a wide gap separates two pieces, or where a piece begins at a column
+    start after a visible gap."""
+    height = max(run.bottom - run.top for run in visual)
+    pieces: list[list[TextLine]] = []
+    for run in visual:
+        if pieces:
+            gap = run.x0 - pieces[-1][-1].x1
+            at_column = any(abs(run.x0 - c) <= COLUMN_TOLERANCE for c in columns)
+            if gap <= CELL_GAP * height and not (at_column and gap >= COLUMN_GAP * height and run.text.strip()):
+                pieces[-1].append(run)
+                continue
+        pieces.append([run])
+    return [piece for piece in pieces if any(run.text.strip() for run in piece)]
+
+
+_CELL_START = re.compile(r"^(?:[\[［]|<\s*選択肢|\d{1,2}\.\s|[①-⑳])")
+
+
+def _starts_cell(text: str) -> bool:
+    """A piece that begins a cell of its own: a selection, a choice list, a numbered heading or
+    item, or one of the forms' labels."""
+    plain = nfkc(text).strip()
+    return bool(_CELL_START.match(plain)) or is_label(plain)
 
 
 def _split_margin(layout: PageLayout) -> tuple[list[TextLine], list[TextLine]]:
@@ -253,16 +381,30 @@ def _repeated_header(first: Row, seen: set[tuple[str, ...]]) -> bool:
 
 def _continues(previous: Row, first: Row) -> bool:
     """A table row too tall for its page goes on at the top of the next: same columns, and its
-    first cell (the label or the date) already said everything on the page before."""
-    return (previous.boxed and first.boxed and first.page == previous.end_page + 1
-            and len(first.cells) == len(previous.cells) > 1
-            and all(abs(a.x0 - b.x0) <= ROW_TOLERANCE for a, b in zip(first.cells, previous.cells))
-            and not first.cells[0].text and bool(previous.cells[0].text))
+    first cell (the label or the date) already said everything on the page before. Without rules
+    only the cells that go on are printed: each stands under a cell of the row, none under its
+    first."""
+    if first.page != previous.end_page + 1 or len(previous.cells) < 2 or not previous.cells[0].text:
+        return False
+    if previous.boxed and first.boxed and len(first.cells) == len(previous.cells):
+        return (all(abs(a.x0 - b.x0) <= ROW_TOLERANCE for a, b in zip(first.cells, previous.cells))
+                and not first.cells[0].text)
+    return (not first.boxed or len(first.cells) < len(previous.cells)) and all(
+        _column_of(cell, previous) not in (None, 0) for cell in first.cells if cell.text)
+
+
+def _column_of(cell: Cell, row: Row) -> int | None:
+    return next((n for n, other in enumerate(row.cells) if abs(other.x0 - cell.x0) <= ROW_TOLERANCE), None)
 
 
 def _joined(previous: Row, continuation: Row) -> Row:
+    following = {_column_of(cell, previous): cell for cell in continuation.cells}
     cells = []
-    for before, after in zip(previous.cells, continuation.cells):
+    for number, before in enumerate(previous.cells):
+        after = following.get(number)
+        if after is None:
+            cells.append(before)
+            continue
         joiner = "" if before.wrapped or not before.text or not after.text else " "
         cells.append(Cell(before.text + joiner + after.text, before.x0, before.x1, after.wrapped))
-    return Row(previous.page, previous.top, tuple(cells), True, continuation.page, continuation.bottom)
+    return Row(previous.page, previous.top, tuple(cells), previous.boxed, continuation.page, continuation.bottom)

@@ -4,9 +4,9 @@ It checks the bytes (empty, HTML, not a PDF, truncated, encrypted), then reads e
 as positioned characters plus the table's cell boxes, in page coordinates (top-down, points), so
 callers work from geometry rather than from one reading-order string that a layout can scramble.
 
-pypdfium2 reads every page (about 20× faster than pdfminer here, and it already drops the
-doubled glyphs of fake bold). A page where doubled glyphs still come through is read again
-with pdfplumber and ``dedupe_chars()``. Pages without a text layer are left to ``transform.ocr``.
+pypdfium2 reads every page (about 20× faster than pdfminer here); the doubled glyphs of fake
+bold are merged here (``dedupe_glyphs``), as pdfplumber's ``dedupe_chars()`` would. Pages
+without a text layer are left to ``transform.ocr``.
 
 pdfium never sees the machine's fonts: for a font the PDF does not embed it gets
 ``fonts/piawatch-boxes.ttf`` (see tools/make_box_font.py), so the characters and their boxes
@@ -15,7 +15,6 @@ come from the PDF's own positions and widths and a record is the same on every m
 
 from __future__ import annotations
 
-import re
 import ctypes
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,7 +38,6 @@ MIN_TEXT_CHARS = 8
 # vector-art page would otherwise cost seconds in box collection).
 MAX_PATHS_PER_PAGE = 5000
 
-_DOUBLED = re.compile(r"(.)\1")
 
 BOX_FONT = Path(__file__).resolve().parent / "fonts" / "piawatch-boxes.ttf"
 
@@ -175,10 +173,10 @@ def open_pdf(path: str | Path):
         document.close()
 
 
-def _page_glyphs(page, height: float) -> tuple[list[TextLine], str]:
+def _page_glyphs(page, height: float) -> list[TextLine]:
     """Every character with its advance box (pdfium's "loose" box: the ink of 「、」 or 「ィ」 ends
     well short of where the next character starts, and that distance tells a wrapped line from
-    a short one), and the page's text in pdfium's reading order (for quick checks)."""
+    a short one)."""
     textpage = page.get_textpage()
     try:
         count = textpage.count_chars()
@@ -193,7 +191,7 @@ def _page_glyphs(page, height: float) -> tuple[list[TextLine], str]:
             if not pdfium_c.FPDFText_GetLooseCharBox(raw, index, box):
                 continue
             glyphs.append(TextLine(char, box.left, height - box.top, box.right, height - box.bottom))
-        return glyphs, text
+        return glyphs
     finally:
         textpage.close()
 
@@ -243,34 +241,22 @@ def boxes_from_rules(rules: list[Box]) -> set[Box]:
     return cells
 
 
-def has_doubled_glyphs(text: str) -> bool:
-    """Fake bold that slipped through: most characters of the longer lines come out twice
-    (「特特定定個個人人」)."""
-    long_lines = [line.replace(" ", "") for line in text.splitlines() if len(line.strip()) >= 8]
-    if not long_lines:
-        return False
-    doubled = sum(1 for text in long_lines if 2 * len(_DOUBLED.findall(text)) >= 0.8 * len(text))
-    return doubled >= max(2, len(long_lines) // 2)
-
-
-def plumber_layout(path: str | Path, number: int) -> PageLayout:
-    """One page read through pdfplumber with doubled glyphs merged (dedupe_chars): slower, used
-    only where pdfium's text shows fake bold."""
-    import pdfplumber
-
-    with pdfplumber.open(str(path)) as pdf:
-        page = pdf.pages[number - 1].dedupe_chars(tolerance=1)
-        glyphs = [TextLine(c["text"], c["x0"], c["top"], c["x1"], c["bottom"]) for c in page.chars]
-        boxes, rules = set(), []
-        for shape in page.rects + page.lines:
-            box = Box(round(shape["x0"], 1), round(shape["top"], 1), round(shape["x1"], 1), round(shape["bottom"], 1))
-            if shape["width"] >= MIN_BOX_SIDE and shape["height"] >= MIN_BOX_SIDE:
-                boxes.add(box)
-            elif max(shape["width"], shape["height"]) >= MIN_BOX_SIDE:
-                rules.append(box)
-        boxes.update(boxes_from_rules(rules))
-        return PageLayout(number, float(page.width), float(page.height), glyphs,
-                          sorted(boxes, key=lambda b: (b.top, b.x0)), "pdfplumber")
+def dedupe_glyphs(glyphs: list[TextLine], tolerance: float = 1.0) -> list[TextLine]:
+    """The glyphs without fake bold's copies: the same character drawn again within `tolerance`
+    points of where it already stands (an office's bold is the text drawn twice, 0.3 pt apart).
+    pdfium drops such copies only for some fonts; with embedded TrueType subsets they come
+    through (「令令和和66年年」). A repeated character a full advance away (「1,000」) is kept."""
+    kept: list[TextLine] = []
+    seen: dict[tuple[str, int, int], list[TextLine]] = {}
+    for glyph in glyphs:
+        column, row = int(glyph.x0 // (2 * tolerance)), int(glyph.top // (2 * tolerance))
+        near = (other for dx in (-1, 0, 1) for dy in (-1, 0, 1)
+                for other in seen.get((glyph.text, column + dx, row + dy), ()))
+        if any(abs(other.x0 - glyph.x0) <= tolerance and abs(other.top - glyph.top) <= tolerance for other in near):
+            continue
+        seen.setdefault((glyph.text, column, row), []).append(glyph)
+        kept.append(glyph)
+    return kept
 
 
 def read_layouts(path: str | Path, max_pages: int | None = None) -> list[PageLayout]:
@@ -282,13 +268,10 @@ def read_layouts(path: str | Path, max_pages: int | None = None) -> list[PageLay
             page = document[index]
             try:
                 width, height = page.get_size()
-                glyphs, text = _page_glyphs(page, height)
-                layout = PageLayout(index + 1, width, height, glyphs, _page_boxes(page, height))
+                glyphs = dedupe_glyphs(_page_glyphs(page, height))
+                layouts.append(PageLayout(index + 1, width, height, glyphs, _page_boxes(page, height)))
             finally:
                 page.close()
-            if has_doubled_glyphs(text):
-                layout = plumber_layout(path, index + 1)
-            layouts.append(layout)
     return layouts
 
 

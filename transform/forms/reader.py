@@ -218,3 +218,14 @@ def selected_text(block: str | None) -> str | None:
     if _CLOSED_BRACKET.search(head) or not _OPEN_BRACKET.search(head):
         return bracket_value(block)
     return clean(_OPEN_BRACKET.split(head)[-1])
+
+
+def _near_label(found: str, key: str) -> bool:
+    """An OCR label that holds the wanted one (its ①② optional) with at most two stray characters."""
+    bare = _LEADING_NUMBER.sub("", key)
+    return bool(bare) and bare in found and len(found) <= len(bare) + 3
+
+
+def _letters(key: str) -> str:
+    """A compact text without OCR's stray marks (「値?判断」 → 「値判断」)."""
+    return re.sub(r"[?!|'\"`~^_.,:;-]", "", key)
