@@ -277,13 +277,18 @@ def _text_rows(runs: list[TextLine], page: int) -> list[Row]:
             rows[-1].append(block)
         else:
             rows.append([block])
+    # where a column's lines wrap: its widest line on the page, short of the next column
+    widest: dict[float, float] = {}
+    for block in blocks:
+        widest[block.x0] = max(widest.get(block.x0, 0.0), block.x1)
     result = []
     for members in rows:
         members.sort(key=lambda b: b.x0)
         cells = []
         for block in members:
-            right = next((c for c in columns if c > block.x0 + COLUMN_TOLERANCE), right_margin + CELL_PADDING)
-            text, wrapped = cell_text(block.runs, right - CELL_PADDING)
+            following = next((c for c in columns if c > block.x0 + COLUMN_TOLERANCE), right_margin + CELL_PADDING)
+            reach = max(x1 for x0, x1 in widest.items() if abs(x0 - block.x0) <= COLUMN_TOLERANCE)
+            text, wrapped = cell_text(block.runs, min(following - CELL_PADDING, reach))
             if text:
                 cells.append(Cell(text, block.x0, block.x1, wrapped))
         if cells:

@@ -218,6 +218,26 @@ def _ocr_risk_answers(reader: FormReader, start: int, end: int) -> list[dict]:
     return answers
 
 
+# A cell of a table without rules belongs to the header column that starts within this many
+# points of it (an empty cell is simply not printed there).
+COLUMN_REACH = 6.0
+
+
+def _by_column(row, columns: list[float]) -> list[str] | None:
+    """The row's texts by the header's columns: as they stand when every cell is there (ruled
+    tables), else each cell under the header column it starts at; None for a row that is not one
+    of the table's (fewer than five cells and some not under a column)."""
+    if len(row.cells) >= 5:
+        return [c.text for c in row.cells] + [""] * (6 - len(row.cells))
+    texts = [""] * max(6, len(columns))
+    for cell in row.cells:
+        near = [n for n, x in enumerate(columns) if abs(cell.x0 - x) <= COLUMN_REACH]
+        if not near:
+            return None
+        texts[near[0]] = cell.text
+    return texts if texts[0] else None
+
+
 def parse_changes(reader: FormReader, heading: str) -> None:
     """The 変更箇所 table: one record per row after its header (a row continued on the next
     page was already joined by transform.layout)."""
@@ -232,15 +252,18 @@ def parse_changes(reader: FormReader, heading: str) -> None:
     if header is None:
         reader.mark_unread("changes")
         return
+    columns = [c.x0 for c in reader.rows[header].cells]
     changes: list[dict] = []
     for row in reader.rows[header + 1:]:
         if not row.boxed:
             if row.key.startswith(("(別添", "(備考")) or section_numeral(row.cells[0].text):
                 break  # the next part of the document
             continue  # OCR noise between the pages of the table
-        if len(row.cells) < 5 or row.cells[0].key == "変更日":  # a header printed again
+        if row.cells[0].key == "変更日":  # the header printed again
             continue
-        cells = [c.text for c in row.cells] + [""] * (6 - len(row.cells))
+        cells = _by_column(row, columns)
+        if cells is None:
+            continue
         changes.append({"date": iso_date(cells[0]), "item": clean(cells[1]), "before": clean(cells[2]),
                         "after": clean(cells[3]), "timing": bands.timing(cells[4]) or clean(cells[4]),
                         "note": clean(cells[5])})
