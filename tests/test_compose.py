@@ -164,8 +164,10 @@ def test_the_image_installs_the_hashed_lock_and_the_system_packages_of_make_syst
     system_deps = set(re.search(r"system-deps:.*?apt-get install[^\n]*\n((?:\t\t[^\n]*\n)+)", makefile,
                                 re.S).group(1).split()) - {"\\"}
     image_packages = set(re.search(r"--no-install-recommends \\\n(.*?)\\\n", dockerfile, re.S).group(1).split())
-    # The image needs the OCR and PDF packages; PostgreSQL and Redis are services of their own.
-    assert image_packages == system_deps - {"postgresql", "redis-server"}
+    # The image needs the OCR and PDF packages; PostgreSQL and Redis are services of their own, and
+    # Chromium, LibreOffice and the IPAex fonts serve the tests and the corpus generator only.
+    assert image_packages == system_deps - {"postgresql", "redis-server", "chromium", "libreoffice-calc-nogui",
+                                            "fonts-ipaexfont"}
 
 
 def test_env_file_names_the_missing_variable():

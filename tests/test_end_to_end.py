@@ -119,7 +119,8 @@ def test_third_night_adds_versions_and_resolves_the_fixed_alert(nights):
     assert ("threshold.result_mismatch",) in resolved
     # The one post of the night is the notice that the alert was resolved.
     [notice] = results[2]["alerts_posted"]
-    assert notice["text"].startswith("[PIA Watch] 解消: ") and "threshold.result_mismatch" in notice["text"]
+    headline = notice["text"].splitlines()[0]
+    assert "豊橋市" in headline and "評価書番号2" in headline and headline.endswith("は解消しました。*")
 
 
 def test_each_night_writes_a_summary_that_links_the_data_docs(nights):
