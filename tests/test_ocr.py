@@ -24,11 +24,6 @@ CORPUS = PROJECT_ROOT / "demo" / "corpus"
 SCANNED = Path(__file__).parent / "fixtures" / "pdf" / "scanned-basic-pages.pdf"
 # close enough to be the same ruled cell (points): a ruled line is about 2 px wide at 300 dpi
 BOX_TOLERANCE = 1.5
-# the documents whose scans are read in the accuracy test: both Ⅱ layouts of the basic form
-# (with and without 「いつ時点の計数か」 under 取扱者数), a draft, an ended task, and a full one
-ACCURACY_SAMPLE = ("111007-saitama-01-basic", "112020-kumagaya-09-basic", "152013-niigata-03-basic",
-                   "232017-toyohashi-02-basic", "282014-himeji-12-basic", "401005-kitakyushu-08-basic",
-                   "271403-sakai-01-full")
 TARGET = 0.95
 
 
@@ -150,41 +145,37 @@ def test_a_cell_is_read_as_one_line_and_a_tall_cell_as_a_block(tmp_path):
 
 @pytest.mark.skipif(not capabilities.check("tesseract").available,
                     reason=capabilities.check("tesseract").skip_reason)
-def test_the_tesseract_program_is_the_fallback_engine(tmp_path):
-    """Without tesserocr the same crop goes through the tesseract program."""
-    import cv2
-    from PIL import Image
-
+def test_the_tesseract_program_is_the_fallback_engine(tmp_path, monkeypatch):
+    """Without tesserocr a cell goes through the tesseract program, with the same result."""
     source = CORPUS / "pdf" / "111007-saitama-01-basic.pdf"
     scan = tmp_path / "scan.pdf"
     eval_ocr.scan_pages(source, [1], scan)
     page = ocr.page_image(*ocr.render(scan, 1))
     cell = min(page.cells, key=lambda c: abs(c.x - 600) + abs(c.y - 1030))  # 評価実施機関名's value
-    crop = 255 - ocr._otsu(page.clean[cell.y + 3:cell.y + cell.height - 3, cell.x + 3:cell.x + cell.width - 3])
-    image = Image.fromarray(cv2.copyMakeBorder(crop, 10, 10, 10, 10, cv2.BORDER_CONSTANT, value=255))
-    words = ocr.words_from_tsv(ocr._tesseract_program(image, ocr.PSM_LINE, ""), 1.0)
+    monkeypatch.setattr(ocr, "engine", lambda: "tesseract")
+    words = ocr.read_cell(page.clean, page.text_ink, cell, page.scale)
     assert "".join(w.text for w in words) == "さいたま市長"
 
 
 @needs_tesseract
 @pytest.mark.slow
-def test_scans_read_cover_and_threshold_fields_at_the_target_rate(tmp_path):
-    """Issue 13's target: at least 95 % of the cover and threshold fields of 300 dpi scans, read
-    by the real parser, against the corpus truth."""
+def test_scans_read_cover_and_threshold_fields_at_the_target_rate():
+    """Issue 13's target: at least 95 % of the cover and threshold fields of the corpus's 300 dpi
+    scans of two layout families (grid: label beside value; stacked: label above value), read by
+    the real parser, against their truth."""
+    scans = eval_ocr.corpus_scans()
+    assert {name.split("/")[0] for name in scans} >= {"grid-scan", "stacked-scan"}
     right = total = 0
     wrong = []
-    for doc_id in ACCURACY_SAMPLE:
-        source = CORPUS / "pdf" / f"{doc_id}.pdf"
-        scan = tmp_path / f"{doc_id}.pdf"
-        eval_ocr.scan_pages(source, eval_ocr.field_pages(source), scan)
+    for name, (scan, truth_path) in scans.items():
         record = parse_pdf(scan)
         assert record["source"]["extractor"] == "ocr"
-        truth = json.loads((CORPUS / "truth" / f"{doc_id}.json").read_text(encoding="utf-8"))
-        for name, ok in eval_ocr.score(record, truth).items():
+        truth = json.loads(truth_path.read_text(encoding="utf-8"))
+        for field, ok in eval_ocr.score(record, truth).items():
             right, total = right + ok, total + 1
             if not ok:
-                wrong.append(f"{doc_id} {name}: {record.get(name)!r} (truth {truth.get(name)!r})")
-    assert total >= 90
+                wrong.append(f"{name} {field}: {record.get(field)!r} (truth {truth.get(field)!r})")
+    assert total >= 80
     assert right / total >= TARGET, "\n".join(wrong)
 
 
