@@ -11,11 +11,12 @@ from transform.labels import match as labels_match
 from transform.normalize import bracket_value, clean, compact, nearest_option, nfkc, parse_date, section_numeral
 
 # OCR may lose either bracket of 「[平成31年1月 様式2]」
-_FORM_VERSION = re.compile(r"^[\[［|]?\s*((?:平成|令和)\S*?年\S*?月\s*様式\s*\d+)\s*[\]］|」J]?$")
+# (the 様式 are numbered 1 to 4: OCR's 「様式21」 is 様式2 with its 「]」 read as 「1」)
+_FORM_VERSION = re.compile(r"^[\[［|]?\s*((?:平成|令和)\S*?年\S*?月\s*様式\s*[1-4])\s*[\]］|」J1l]?$")
 _KIND_SUFFIX = re.compile(r"(?<=\S)(?=(?:基礎項目|重点項目|全項目)評価書)")
 _NUMBER_AND_TITLE = re.compile(r"^(\d{1,4})\s+(\S.*)$")
 _DRAFT = re.compile(r"[(（]\s*(素案|案)\s*[)）]")
-_ENDED = re.compile(r"【([^】]*?)終了\s*】")
+_ENDED = re.compile(r"[【\[［]([^】\]［\[]*?)終了\s*[】\]］]")  # OCR may read 【 as [
 TITLE_MAX_CHARS = 32
 CHOICE_LIST_MARK = "<選択肢>"  # ＜選択肢＞ after NFKC
 CHANGE_HEADER = ("変更日", "項目", "変更前の記載", "変更後の記載", "提出時期")
@@ -96,7 +97,7 @@ def _reread_number(reader: FormReader, row) -> str:
     return reader.reread_number(row.page, (header_row.cells[0].x0 - 1.5, row.top - 2, right - 4, row.bottom + 2))
 
 
-_FORM_VERSION_IN_CELL = re.compile(r"[\[［]\s*((?:平成|令和)\S*?年\S*?月\s*様式\s*\d+)\s*[\]］]")
+_FORM_VERSION_IN_CELL = re.compile(r"[\[［]\s*((?:平成|令和)\S*?年\S*?月\s*様式\s*[1-4])\s*[\]］]")
 
 
 def _form_version(row) -> str | None:
