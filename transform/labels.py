@@ -10,6 +10,7 @@ more: a few stray characters on a long label, none on a short one.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from transform.normalize import clean, compact, nfkc
 
@@ -93,13 +94,14 @@ def _distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
-def _key_positions(text: str) -> tuple[str, list[int]]:
+@lru_cache(maxsize=1 << 16)
+def _key_positions(text: str) -> tuple[str, tuple[int, ...]]:
     """(the text as labels are compared, the index in nfkc(text) of each of its characters):
     spaces, numbering and stray marks dropped."""
     plain = nfkc(text)
     positions = [i for i, char in enumerate(plain) if not char.isspace()]
     numbering = len(positions) - len(bare(plain))
-    kept = [i for i in positions[numbering:] if not _STRAY.match(plain[i])]
+    kept = tuple(i for i in positions[numbering:] if not _STRAY.match(plain[i]))
     return "".join(plain[i] for i in kept), kept
 
 
@@ -148,6 +150,7 @@ def after(text: str | None, labels: tuple[str, ...] | str, spaced: bool = False)
 _ALL = tuple(label for labels in LABELS.values() for label in labels) + OTHER_LABELS
 
 
+@lru_cache(maxsize=1 << 16)
 def is_label(text: str | None) -> bool:
     """The text is one of the forms' labels and nothing more (a value never is)."""
     return match(text, _ALL)

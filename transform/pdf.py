@@ -247,14 +247,15 @@ def dedupe_glyphs(glyphs: list[TextLine], tolerance: float = 1.0) -> list[TextLi
     pdfium drops such copies only for some fonts; with embedded TrueType subsets they come
     through (「令令和和66年年」). A repeated character a full advance away (「1,000」) is kept."""
     kept: list[TextLine] = []
-    seen: dict[tuple[str, int, int], list[TextLine]] = {}
+    # x positions of each character, by the whole point its top stands at
+    seen: dict[tuple[str, int], list[float]] = {}
     for glyph in glyphs:
-        column, row = int(glyph.x0 // (2 * tolerance)), int(glyph.top // (2 * tolerance))
-        near = (other for dx in (-1, 0, 1) for dy in (-1, 0, 1)
-                for other in seen.get((glyph.text, column + dx, row + dy), ()))
-        if any(abs(other.x0 - glyph.x0) <= tolerance and abs(other.top - glyph.top) <= tolerance for other in near):
+        row = int(glyph.top)
+        if any(abs(x - glyph.x0) <= tolerance
+               for key in ((glyph.text, row), (glyph.text, row - 1), (glyph.text, row + 1))
+               for x in seen.get(key, ())):
             continue
-        seen.setdefault((glyph.text, column, row), []).append(glyph)
+        seen.setdefault((glyph.text, row), []).append(glyph.x0)
         kept.append(glyph)
     return kept
 
