@@ -222,7 +222,7 @@ def _is_success(status) -> bool:
     return isinstance(status, int) and 200 <= status < 300
 
 
-def load_run(warehouse, run_id: str, staging_dir, *, cities=None) -> dict:
+def load_run(warehouse, run_id: str, staging_dir, *, cities=None, replace: bool = False) -> dict:
     """Load everything staged for ``run_id`` in one transaction; return the run's counts.
 
     ``warehouse`` is a ``load.backend.Warehouse`` or a DuckDB file's path.
@@ -230,6 +230,9 @@ def load_run(warehouse, run_id: str, staging_dir, *, cities=None) -> dict:
     ``cities`` is the registry (``extract.registry.load_registry``): objects with ``code``,
     ``slug``, ``name``, ``prefecture``, ``demo`` and ``urls``; when given, ``municipalities`` is
     brought up to date from it.
+
+    ``replace``: a staged record replaces the stored one even when made by the same parser version
+    (``piawatch reparse --all``, after something outside the parser changed its output).
     """
     started = time.monotonic()
     staged = staging.read_staged_run(Path(staging_dir))
@@ -241,7 +244,7 @@ def load_run(warehouse, run_id: str, staging_dir, *, cities=None) -> dict:
             _load_municipalities(con, run_id, cities)
         counts["pages"] = _load_sources(con, run_id, staged)
         counts.update(_load_documents(con, run_id, staged))
-        counts["assessments_loaded"] = _load_assessments(con, run_id, staged)
+        counts["assessments_loaded"] = _load_assessments(con, run_id, staged, replace=replace)
         counts["fetches"] = _load_fetch_log(con, run_id, staged)
         counts.update(_load_failures(con, run_id, staged))
         record_run_step(con, run_id, "load", seconds=round(time.monotonic() - started, 3), counts=counts)
@@ -381,7 +384,7 @@ _CHILD_INSERTS = {
 }
 
 
-def _load_assessments(con, run_id: str, staged: StagedRun) -> int:
+def _load_assessments(con, run_id: str, staged: StagedRun, *, replace: bool = False) -> int:
     """Insert new records; a record of the same bytes from another parser version replaces the old.
 
     Every staged record is read and checked first, then each table is written in a few
@@ -404,7 +407,7 @@ def _load_assessments(con, run_id: str, staged: StagedRun) -> int:
         values, rows, pages = staging.record_rows(record, where)
         for city in sorted(cities[sha]):
             if (sha, city) in loaded_versions:
-                if loaded_versions[(sha, city)] == parse.data["parser_version"]:
+                if loaded_versions[(sha, city)] == parse.data["parser_version"] and not replace:
                     continue
                 replaced.append(f"{sha}/{city}")
             assessments.append((sha, city, parse.data["url"], parse.data["parser_version"], run_id, *values))

@@ -22,6 +22,7 @@ examples:
   piawatch doctor                what this machine and configuration can do (--send-test)
   piawatch run --demo            crawl, parse, load, check and alert without Airflow
   piawatch report                summary of the last run
+  piawatch reparse               after an upgrade: parse the stored PDFs again and load them
   piawatch runs                  the latest runs and how they ended
   piawatch export out/ --format parquet
   piawatch site --serve          build the static site and serve it on 127.0.0.1
@@ -120,6 +121,25 @@ def cmd_run(args) -> int:
     print(summary)
     # A run that ended failed exits 1, so a cron job or a shell script notices.
     return 1 if status == "failed" else 0
+
+
+def cmd_reparse(args) -> int:
+    from piawatch.pipeline import report_step
+    from piawatch.progress import Progress, configure_logging
+    from piawatch.reparse import reparse
+    from piawatch.settings import load_settings
+    from transform.parse import PARSER_VERSION
+
+    configure_logging(args.verbosity)
+    settings = load_settings()
+    done = reparse(settings, all_versions=args.all, since=args.since, city=args.city,
+                   progress=Progress(args.verbosity))
+    print(f"parser {PARSER_VERSION}: {done['chosen']} document versions to read again, {done['parsed']} parsed, "
+          f"{done['failed']} failed (see the failures table), {done['missing']} without a stored PDF")
+    if done["run_id"] is None:
+        return 0
+    print(report_step(settings, done["run_id"]))
+    return 1 if done["status"] == "failed" else 0
 
 
 def cmd_report(args) -> int:
@@ -294,6 +314,23 @@ def build_parser() -> argparse.ArgumentParser:
                           help="no progress: only warnings, errors and the summary")
     loudness.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=2,
                           help="also every module's log lines (each page and PDF)")
+
+    p = add("reparse", cmd_reparse, "parse the stored PDFs again after a parser upgrade, and load them",
+            "Read again, from the raw store (nothing is downloaded), the document versions whose stored "
+            "record was made by another parser version than this one, through the same sandbox and "
+            "limits as the nightly run; load the new records in one transaction, record parse failures "
+            "as the run does, and run the quality checks. Takes the run lock, and is recorded in "
+            "`piawatch runs` as reparse__<time>; the next nightly run sends the alerts. Exits 1 if the "
+            "run ended failed.")
+    choice = p.add_mutually_exclusive_group()
+    choice.add_argument("--all", action="store_true",
+                        help="every stored version, parsed afresh even if this parser version read it "
+                             "(e.g. after installing fonts or OCR)")
+    choice.add_argument("--since", metavar="VERSION",
+                        help="only versions made by a parser older than VERSION (YYYY.MM.DD-N)")
+    p.add_argument("--city", metavar="CODE", help="only the documents of this 団体コード")
+    p.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=0, default=1,
+                   help="no progress: only warnings, errors and the summary")
 
     p = add("report", cmd_report, "print the summary of a run (default: the last one)",
             "Print the summary of a run (default: the last one): its status (success, partial, failed, "

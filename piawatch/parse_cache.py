@@ -46,6 +46,12 @@ def _current(parsed_dir: Path, sha256: str) -> dict | None:
     return entry if entry is not None and entry["parser_version"] == PARSER_VERSION else None
 
 
+def entry_version(parsed_dir: Path, sha256: str) -> str | None:
+    """The parser version of this PDF version's entry, current or not (None: no entry)."""
+    entry = read_state(cache_path(parsed_dir, sha256), _problem(sha256))
+    return entry["parser_version"] if entry is not None else None
+
+
 def cached(parsed_dir: Path, sha256: str) -> dict | None:
     """The staged entry to reuse for this version (record or settled failure), or None: parse it."""
     entry = _current(parsed_dir, sha256)

@@ -129,8 +129,10 @@ def _cached_parse(settings: Settings, sha256: str) -> dict | None:
     return cached(settings.parsed_dir, sha256)
 
 
-def parse_step(settings: Settings, run_id: str, document: dict) -> dict:
-    """Parse one PDF version (or reuse the parse cache) and stage the record or the failure."""
+def parse_step(settings: Settings, run_id: str, document: dict, *, fresh: bool = False) -> dict:
+    """Parse one PDF version (or reuse the parse cache, unless ``fresh``) and stage the record or
+    the failure."""
+    from extract.store import raw_path
     from load.staging import BadStagedFile, record_rows
     from piawatch.lifecycle import LOCAL_IO, is_local_io_error, local_io_reason
     from piawatch.parse_cache import remember
@@ -138,9 +140,9 @@ def parse_step(settings: Settings, run_id: str, document: dict) -> dict:
     from transform.sandbox import parse_pdf_limited
 
     sha256 = document["sha256"]
-    staged = _cached_parse(settings, sha256)
+    staged = None if fresh else _cached_parse(settings, sha256)
     if staged is None:
-        pdf_path = settings.raw_dir / sha256[:2] / f"{sha256}.pdf"
+        pdf_path = raw_path(settings.raw_dir, sha256)
         staged = {"sha256": sha256, "parser_version": PARSER_VERSION, "url": document.get("url")}
         try:
             record = parse_pdf_limited(pdf_path, sha256=sha256)
