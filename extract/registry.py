@@ -142,7 +142,6 @@ def parse_city(entry, *, where: str, environment: dict[str, str]) -> City:
                 raise bad("urls", url, f"{reason}: only demo entries (demo: true) may point at this machine "
                                        f"or a private network")
 
-
     hosts = entry.get("allowed_hosts")
     try:
         origins = set(origins_of(urls))
