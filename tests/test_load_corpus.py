@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from load.warehouse import connect, load_run
+from transform.record import FIELDS
 from test_warehouse import stored_record, write_json
 
 CORPUS = Path(__file__).resolve().parent.parent / "demo" / "corpus"
@@ -78,7 +79,15 @@ def test_the_corpus_truth_loads_without_losing_a_value(tmp_path):
     with connect(db, read_only=True) as con:
         for d in documents:
             stored = stored_record(con, d["sha256"], d["city_code"])
-            assert {key: stored[key] for key in d["record"]} == d["record"], d["id"]
+            assert {key: stored[key] for key in d["record"]} == _as_stored(d["record"]), d["id"]
+
+
+def _as_stored(record: dict) -> dict:
+    """The record as the warehouse keeps it: a list field its kind's form does not have is NULL,
+    not [] (load.staging.record_values)."""
+    kinds = {f.name: f.kinds for f in FIELDS}
+    return {key: None if value == [] and record["kind"] not in kinds.get(key, (record["kind"],)) else value
+            for key, value in record.items()}
 
 
 def test_edition_two_republications_become_versions_with_diffs(tmp_path):
