@@ -103,7 +103,8 @@ def incident(text: str | None) -> bool | None:
 
 
 def timing(text: str | None) -> str | None:
-    return TIMING.get(compact(text)) if text else None
+    """pre/post from 事前/事後; anything else (OCR's 「事修」 is as near one as the other) is unknown."""
+    return _lookup(text, TIMING, cutoff=0.75)
 
 
 def submitted_kinds(text: str | None) -> list[str]:

@@ -26,7 +26,7 @@ from transform.layout import document_rows
 from transform.record import FIELDS, empty_record
 
 # Bump whenever the output for the same bytes changes: the parse cache keys on it.
-PARSER_VERSION = "2026.11.30-2"
+PARSER_VERSION = "2026.11.30-3"
 
 # The longest real assessments run to about 150 pages; a PDF far beyond is read only this far.
 MAX_PAGES = 400

@@ -266,6 +266,6 @@ def parse_changes(reader: FormReader, heading: str) -> None:
         if cells is None:
             continue
         changes.append({"date": iso_date(cells[0]), "item": clean(cells[1]), "before": clean(cells[2]),
-                        "after": clean(cells[3]), "timing": bands.timing(cells[4]) or clean(cells[4]),
+                        "after": clean(cells[3]), "timing": bands.timing(cells[4]),
                         "note": clean(cells[5])})
     reader.put("changes", changes, reader.rows[header])
