@@ -14,7 +14,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from transform.pdf import Box, PageLayout, TextLine
+from transform.pdf import Box, PageLayout, TextLine, near_groups
 from transform.labels import is_label
 from transform.normalize import clean, compact, is_page_footer, nfkc, running_lines
 
@@ -309,13 +309,7 @@ def _column_starts(lines: list[list[TextLine]]) -> list[float]:
                 starts.append(run.x0)
             if run.text.strip():
                 previous = run
-    counted: list[list[float]] = []
-    for x in sorted(starts):
-        if counted and x - counted[-1][-1] <= COLUMN_TOLERANCE:
-            counted[-1].append(x)
-        else:
-            counted.append([x])
-    return [min(group) for group in counted if len(group) >= COLUMN_LINES]
+    return [group[0] for group in near_groups(starts, COLUMN_TOLERANCE) if len(group) >= COLUMN_LINES]
 
 
 def _pieces(visual: list[TextLine], columns: list[float]) -> list[list[TextLine]]:

@@ -83,13 +83,11 @@ def parse_pdf(path: str | Path, *, sha256: str | None = None) -> dict:
     else:
         parse_detailed(reader, kind)
     _keep_to_kind(record, kind)
-    extractors = {layout.extractor for layout in layouts}
     record["source"] = {
         "sha256": sha256 or _sha256(path),
         "pages": len(layouts),
         "parser_version": PARSER_VERSION,
-        "extractor": "ocr" if used_ocr else ("pypdfium2+pdfplumber" if "pdfplumber" in extractors
-                                             else "pypdfium2"),
+        "extractor": "ocr" if used_ocr else "pypdfium2",
         "ocr": used_ocr,
         "field_pages": dict(sorted(reader.field_pages.items())),
         "unread_fields": [name for name in reader.unread if kind in _KINDS_OF[name]],

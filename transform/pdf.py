@@ -213,15 +213,20 @@ def _page_boxes(page, height: float) -> list[Box]:
     return sorted(boxes, key=lambda b: (b.top, b.x0))
 
 
-def _cluster(values: list[float], tolerance: float = RULE_TOLERANCE) -> list[float]:
-    """Sorted values with near-equal ones merged (a border drawn twice, or 0.5 pt apart)."""
+def near_groups(values: list[float], tolerance: float) -> list[list[float]]:
+    """The values sorted, in groups of neighbours at most `tolerance` apart."""
     groups: list[list[float]] = []
     for value in sorted(values):
         if groups and value - groups[-1][-1] <= tolerance:
             groups[-1].append(value)
         else:
             groups.append([value])
-    return [sum(group) / len(group) for group in groups]
+    return groups
+
+
+def _cluster(values: list[float], tolerance: float = RULE_TOLERANCE) -> list[float]:
+    """Sorted values with near-equal ones merged (a border drawn twice, or 0.5 pt apart)."""
+    return [sum(group) / len(group) for group in near_groups(values, tolerance)]
 
 
 def boxes_from_rules(rules: list[Box]) -> set[Box]:

@@ -10,8 +10,8 @@ from transform.labels import LABELS
 from transform.labels import match as labels_match
 from transform.normalize import bracket_value, clean, compact, nearest_option, nfkc, parse_date, section_numeral
 
-# OCR may lose either bracket of 「[平成31年1月 様式2]」
-# (the 様式 are numbered 1 to 4: OCR's 「様式21」 is 様式2 with its 「]」 read as 「1」)
+# OCR may lose either bracket of 「[平成31年1月 様式2]」, or read 「]」 as 「1」: the 様式 are
+# numbered 1 to 4, so 「様式21」 is 様式2
 _FORM_VERSION = re.compile(r"^[\[［|]?\s*((?:平成|令和)\S*?年\S*?月\s*様式\s*[1-4])\s*[\]］|」J1l]?$")
 _KIND_SUFFIX = re.compile(r"(?<=\S)(?=(?:基礎項目|重点項目|全項目)評価書)")
 _NUMBER_AND_TITLE = re.compile(r"^(\d{1,4})\s+(\S.*)$")
