@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import requests
 
 from alerts import message
-from piawatch.errors import ConfigError, PiaWatchError
+from ground.errors import ConfigError, PiaWatchError
 
 log = logging.getLogger("piawatch.alerts")
 

@@ -21,7 +21,7 @@ import json
 from datetime import datetime, timezone
 
 from alerts.message import Alert
-from piawatch.errors import PiaWatchError
+from ground.errors import PiaWatchError
 
 
 def now() -> datetime:

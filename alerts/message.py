@@ -23,7 +23,7 @@ from datetime import date
 from email.message import EmailMessage
 
 from alerts.wording import guidance, japanese_date, label, words
-from transform.record import KIND_LABELS
+from ground.schema import KIND_LABELS
 
 SEVERITY_LABELS = {"error": "エラー", "warning": "警告", "info": "情報"}
 # Slack's limits: a header block holds 150 characters, a section 3,000, a message 50 blocks.

@@ -12,18 +12,11 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from ground import vocabulary
+from ground.schema import FIELDS, KIND_LABELS
 from quality.rules import MIN_COMMENT_DAYS, STALE_AFTER_YEARS
-from quality.threshold import KIND_WEIGHT, SUBJECT_COUNT_BAND_LABELS, THRESHOLD_RESULT_LABELS
-from transform.record import FIELDS, KIND_LABELS
+from quality.threshold import KIND_WEIGHT
 
-FILE_SUBJECT_BAND_LABELS = {
-    "under_10k": "1万人未満",
-    "10k_to_100k": "1万人以上10万人未満",
-    "100k_to_1m": "10万人以上100万人未満",
-    "1m_to_10m": "100万人以上1,000万人未満",
-    "10m_plus": "1,000万人以上",
-}
-CHANGE_TIMING_LABELS = {"pre": "事前", "post": "事後"}
 _KIND_BY_WEIGHT = {weight: kind for kind, weight in KIND_WEIGHT.items()}
 
 # Labels of the columns the checks derive (quality.frames.document_row), in the form's terms.
@@ -42,9 +35,9 @@ FIELD_LABELS = {**{f.name: f.label for f in FIELDS},
                 "public_comment_start": "意見の聴取 実施期間の初日", "public_comment_end": "意見の聴取 実施期間の末日"}
 # Yes/no fields, as the form words the two answers.
 _BOOLEANS = {
-    "handler_count_500_or_more": ("500人以上", "500人未満"),
-    "serious_incident_past_year": ("発生あり", "発生なし"),
-    "serious_incident_past_3_years": ("発生あり", "発生なし"),
+    "handler_count_500_or_more": vocabulary.HANDLERS_500_OR_MORE_TEXT,
+    "serious_incident_past_year": vocabulary.INCIDENT_TEXT,
+    "serious_incident_past_3_years": vocabulary.INCIDENT_TEXT,
     "is_draft": ("（案）と記載", "（案）の記載なし"),
     "threshold_result_voluntary": ("任意に実施と記載", "記載なし"),
     "required_document_present": ("公表されている", "公表されていない"),
@@ -76,14 +69,14 @@ def _item_words(field: str, value: dict) -> str:
     if field == "changes":
         parts = [f"変更日 {japanese_date(value['date'])}" if value.get("date") else None,
                  f"項目「{value['item']}」" if value.get("item") else None,
-                 f"提出時期 {CHANGE_TIMING_LABELS.get(value.get('timing'), value.get('timing'))}"
+                 f"提出時期 {vocabulary.TIMING_TEXT.get(value.get('timing'), value.get('timing'))}"
                  if value.get("timing") else None]
     elif field == "risk_answers":
         parts = [f"「{value.get('question') or 'リスク対策'}」への回答「{value.get('answer') or BLANK}」"]
     elif field == "files":
         band = value.get("subject_band")
         parts = [f"ファイル「{value.get('name') or '名称不明'}」",
-                 f"対象となる本人の数 {FILE_SUBJECT_BAND_LABELS.get(band, band)}" if band else None]
+                 f"対象となる本人の数 {vocabulary.FILE_SUBJECT_TEXT.get(band, band)}" if band else None]
     else:
         parts = [f"{key}: {item}" for key, item in value.items()]
     return "、".join(p for p in parts if p) or BLANK
@@ -98,9 +91,9 @@ def words(name: str, value) -> str:
     if isinstance(value, dict):
         return _item_words(field, value)
     if field in ("subject_count_band",):
-        return SUBJECT_COUNT_BAND_LABELS.get(value, str(value))
+        return vocabulary.SUBJECT_COUNT_TEXT.get(value, str(value))
     if field in ("threshold_result", "expected_threshold_result"):
-        return THRESHOLD_RESULT_LABELS.get(value, str(value))
+        return vocabulary.THRESHOLD_RESULT_TEXT.get(value, str(value))
     if field == "kind":
         return KIND_LABELS.get(value, str(value))
     if field == "submitted_kinds":

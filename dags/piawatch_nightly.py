@@ -47,7 +47,7 @@ default_args = {
 
 
 def _settings():
-    from piawatch.settings import load_settings
+    from ground.settings import load_settings
 
     return load_settings()
 

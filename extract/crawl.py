@@ -15,8 +15,8 @@ from extract.discover import discover
 from extract.fetch import fetch_pdf
 from extract.http import HttpLimits, PoliteSession
 from extract.registry import City
-from piawatch.errors import FetchError, UnreadablePDF
-from piawatch.settings import Settings
+from ground.errors import FetchError, UnreadablePDF
+from ground.settings import Settings
 
 
 def limits_for(city: City, base: HttpLimits | None = None) -> HttpLimits:

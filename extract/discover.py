@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from extract.http import HttpLimits, PoliteSession, origins_of
 from extract.links import is_pdf_url, may_be_page, parse_links
-from piawatch.errors import FetchError, HTTPStatusError
+from ground.errors import FetchError, HTTPStatusError
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The validators a server gave for a URL (ETag, Last-Modified) and the sha256 of what it served are
 kept in http/<sha1(url)>.json, so the next crawl asks "changed since?" and an unchanged PDF costs
 a 304 and no bytes. A record that does not parse is quarantined and the PDF fetched again
-(piawatch.state_files). Bytes that do not start like a PDF are refused before they are stored.
+(ground.state_files). Bytes that do not start like a PDF are refused before they are stored.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from extract.http import PoliteSession, require_success
 from extract.store import raw_path, store_pdf
-from piawatch.errors import NotAPDF
-from piawatch.state_files import read_state, write_json
+from ground.errors import NotAPDF
+from ground.state_files import read_state, write_json
 
 # The PDF header may follow a little junk (some servers prepend a BOM or blank lines).
 PDF_HEADER_WINDOW = 1024
@@ -80,7 +80,7 @@ def fetch_pdf(session: PoliteSession, url: str, *, raw_dir: Path, http_state_dir
                 "fetched_at": fetched_at, "is_new_version": False}
 
     check_pdf_bytes(response.body, response.url, response.content_type)
-    sha256, _, _ = store_pdf(raw_dir, response.body)
+    sha256 = store_pdf(raw_dir, response.body)
     response.log_row["sha256"] = sha256
     state = {"sha256": sha256, "bytes": len(response.body), "content_type": response.content_type or None,
              "etag": response.headers.get("ETag"), "last_modified": response.headers.get("Last-Modified"),

@@ -47,7 +47,7 @@ from requests.adapters import HTTPAdapter
 from requests.models import PreparedRequest
 from requests.structures import CaseInsensitiveDict
 
-from piawatch.errors import DisallowedURL, FetchError, FetchTimeout, HTTPStatusError, TooLarge
+from ground.errors import DisallowedURL, FetchError, FetchTimeout, HTTPStatusError, TooLarge
 
 log = logging.getLogger(__name__)
 

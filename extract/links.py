@@ -15,7 +15,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from bs4 import BeautifulSoup
 from charset_normalizer import from_bytes
 
-from transform.normalize import clean
+from ground.text import clean
 
 # Where a <meta> charset may appear: browsers only look this far too.
 META_SCAN_BYTES = 4096

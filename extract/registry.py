@@ -18,7 +18,7 @@ import soupsieve
 import yaml
 
 from extract.http import connection_target, origins_of
-from piawatch.errors import ConfigError, DisallowedURL
+from ground.errors import ConfigError, DisallowedURL
 
 DEFAULT_DEPTH = 2
 MAX_DEPTH = 5
@@ -73,8 +73,8 @@ def is_valid_city_code(code: str) -> bool:
     return bool(_CODE.match(code)) and check_digit(code[:5]) == int(code[5])
 
 
-def load_registry(path, *, only_demo: bool | None = None) -> list[City]:
-    """Every entry of the registry file, validated; ``only_demo`` True/False keeps demo/other entries."""
+def load_registry(path) -> list[City]:
+    """Every entry of the registry file, validated."""
     path = Path(path)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -93,9 +93,7 @@ def load_registry(path, *, only_demo: bool | None = None) -> list[City]:
     if not cities:
         raise ConfigError(f"{path}: the registry lists no cities: add an entry under 'cities:'")
     _check_unique(cities, path)
-    if only_demo is None:
-        return cities
-    return [c for c in cities if c.demo == only_demo]
+    return cities
 
 
 def parse_city(entry, *, where: str, environment: dict[str, str]) -> City:

@@ -28,12 +28,12 @@ def raw_path(raw_dir: Path, sha256: str) -> Path:
     return Path(raw_dir) / sha256[:2] / f"{sha256}.pdf"
 
 
-def store_pdf(raw_dir: Path, data: bytes) -> tuple[str, Path, bool]:
-    """Keep ``data``; return (sha256, path, True if this call created the file)."""
+def store_pdf(raw_dir: Path, data: bytes) -> str:
+    """Keep ``data`` under its SHA-256 (at ``raw_path``) unless it is there already; return the SHA-256."""
     sha256 = hashlib.sha256(data).hexdigest()
     path = raw_path(raw_dir, sha256)
     if path.exists():
-        return sha256, path, False
+        return sha256
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{sha256}.", suffix=".tmp", dir=path.parent)
     try:
@@ -44,9 +44,8 @@ def store_pdf(raw_dir: Path, data: bytes) -> tuple[str, Path, bool]:
             out.flush()
             os.fsync(out.fileno())
         os.link(tmp, path)
-        created = True
     except FileExistsError:
-        created = False
+        pass  # another writer stored the same bytes first: they are the same file
     finally:
         os.unlink(tmp)
-    return sha256, path, created
+    return sha256

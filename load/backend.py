@@ -38,75 +38,13 @@ from pathlib import Path
 
 import duckdb
 
-from piawatch.errors import ConfigError
+from ground.errors import ConfigError
+from ground.settings import LAKE_PREFIX, Warehouse
 
 log = logging.getLogger(__name__)
 
-LAKE_PREFIX = "ducklake:"
 # The name a connection gives an attached lake; queries name no database, so it never shows.
 LAKE_ALIAS = "warehouse"
-# libpq passwords: key=value, the value quoted (password='Pg Secret3', with \' and \\ escapes) or
-# not; a URI's user:password@; and a URI's ?password= parameter (the key=value pattern).
-_PASSWORDS = (re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)", re.IGNORECASE),
-              re.compile(r"(://[^:/@\s]+:)([^@\s]+)(?=@)"))
-
-
-@dataclass(frozen=True)
-class Warehouse:
-    """A warehouse location: a DuckDB file path, or a ``ducklake:`` catalog and its data path."""
-
-    location: str
-    lake_data_path: Path | None = None
-
-    @property
-    def is_lake(self) -> bool:
-        return self.location.startswith(LAKE_PREFIX)
-
-    @property
-    def backend(self) -> str:
-        return "ducklake" if self.is_lake else "duckdb"
-
-    @property
-    def path(self) -> Path:
-        """The DuckDB file (file backend only)."""
-        if self.is_lake:
-            raise ConfigError(f"{self} is a DuckLake, not a DuckDB file")
-        return Path(self.location)
-
-    def __str__(self) -> str:
-        return mask_passwords(self.location)
-
-    def __repr__(self) -> str:
-        return f"Warehouse({str(self)!r}, lake_data_path={self.lake_data_path!r})"
-
-
-def mask_passwords(text: str) -> str:
-    """``text`` with any libpq ``password=…`` setting blanked, fit for logs and error messages."""
-    for pattern in _PASSWORDS:
-        text = pattern.sub(r"\1***", text)
-    return text
-
-
-def as_warehouse(target) -> Warehouse:
-    """A Warehouse from a Warehouse, or from a path (str or Path) of a DuckDB file."""
-    if isinstance(target, Warehouse):
-        return target
-    if str(target).startswith(LAKE_PREFIX):
-        raise ConfigError(f"{target}: a DuckLake needs its data path (see load.backend.warehouse_from)")
-    return Warehouse(str(Path(target)))
-
-
-def warehouse_from(environ: Mapping[str, str], data_dir: Path) -> Warehouse:
-    """The warehouse ``PIAWATCH_WAREHOUSE`` names in ``environ`` (default: a file in the data dir)."""
-    location = environ.get("PIAWATCH_WAREHOUSE")
-    if not location:
-        return Warehouse(str(data_dir / "warehouse" / "piawatch.duckdb"))
-    if not location.startswith(LAKE_PREFIX):
-        return Warehouse(str(Path(location)))
-    if location == LAKE_PREFIX:
-        raise ConfigError("PIAWATCH_WAREHOUSE=ducklake: needs a catalog, e.g. "
-                          "ducklake:postgres:dbname=piawatch_lake host=127.0.0.1")
-    return Warehouse(location, Path(environ.get("PIAWATCH_LAKE_DATA_PATH") or data_dir / "lake"))
 
 
 def _literal(text: str) -> str:

@@ -22,9 +22,10 @@ import os
 import shutil
 from pathlib import Path
 
-from piawatch.errors import PiaWatchError
+from ground.errors import PiaWatchError
 
-from load.backend import Warehouse, excel_extension_file, open_lake
+from ground.settings import Warehouse
+from load.backend import excel_extension_file, open_lake
 from load.warehouse import WarehouseMissing, connect
 
 FORMATS = ("parquet", "csv", "xlsx")

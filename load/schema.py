@@ -3,7 +3,7 @@
 Tables are created only by the files in ``load/migrations/`` (``NNN_name.sql``), applied in order
 and recorded in ``schema_version``. A migration is never edited once applied: a changed file is
 refused, so every warehouse reaches the same schema by the same steps. The ``assessments`` table
-holds one typed column per field of ``transform.record.FIELDS``; ``assessment_columns()`` is that
+holds one typed column per field of ``ground.schema.FIELDS``; ``assessment_columns()`` is that
 derivation, the test suite checks the migrated table against it, and ``python -m load.schema``
 prints the DDL to paste into a new migration when a field is added.
 
@@ -20,9 +20,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ground.errors import PiaWatchError
+from ground.schema import CHANGE_TIMINGS, FIELDS, FILE_SUBJECT_BANDS, KINDS
 from load.backend import in_transaction
-from piawatch.errors import PiaWatchError
-from transform.record import CHANGE_TIMINGS, FIELDS, FILE_SUBJECT_BANDS, KINDS
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")

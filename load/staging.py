@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from piawatch.errors import PiaWatchError
-from transform.record import CHANGE_TIMINGS, FIELDS, FILE_SUBJECT_BANDS
+from ground.errors import PiaWatchError
+from ground.schema import CHANGE_TIMINGS, FIELDS, FILE_SUBJECT_BANDS
 
 
 class BadStagedFile(PiaWatchError):
@@ -196,7 +196,7 @@ def record_values(record: dict, where: str) -> list:
     """
     unknown = sorted(set(record) - {f.name for f in FIELDS})
     if unknown:
-        raise BadStagedFile(f"{where}: fields not in transform.record.FIELDS: {', '.join(unknown)}")
+        raise BadStagedFile(f"{where}: fields not in ground.schema.FIELDS: {', '.join(unknown)}")
     unread = unread_fields(record, where)
     values = []
     for f in FIELDS:

@@ -1,7 +1,7 @@
 """The analyst views, re-created on every write connection.
 
 Views hold no data, so unlike tables they are not migrations: they are rebuilt from this module
-(and from ``transform.record.FIELDS`` for the version diff) each time the loader connects, and
+(and from ``ground.schema.FIELDS`` for the version diff) each time the loader connects, and
 always match the code that fills the tables under them.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from ground.schema import FIELDS
 from load.backend import backend_of, in_transaction
-from transform.record import FIELDS
 
 # Fields that cannot differ between two versions of one assessment, or always do.
 _NOT_DIFFED = {"kind", "assessment_number", "source"}
@@ -193,7 +193,7 @@ VIEWS = (
             "new_sha256": "the version that followed it | hex digest | assessments.sha256",
             "new_version": "position of the new version in the chain (the first version is 1) | — | ordered by documents.first_seen_at",
             "new_first_seen_run": "run that first saw the new version | — | documents.first_seen_run",
-            "field": "the record field (a column of assessments) that differs | — | transform.record.FIELDS",
+            "field": "the record field (a column of assessments) that differs | — | ground.schema.FIELDS",
             "old_value": "its value in the earlier version, as text (dates ISO, lists and JSON as printed) | — | assessments",
             "new_value": "its value in the new version, as text | — | assessments",
         },

@@ -28,14 +28,14 @@ from pathlib import Path
 
 import duckdb
 
+from ground.errors import PiaWatchError
+from ground.schema import FIELD_NAMES
+from ground.settings import Warehouse, as_warehouse, mask_passwords
 from load import staging
-from load.backend import (Warehouse, as_warehouse, in_transaction, mask_passwords, open_lake,
-                          retrying_conflicts)
+from load.backend import (in_transaction, open_lake, retrying_conflicts)
 from load.schema import KEYS, IntegrityError, apply_migrations, check_integrity
 from load.staging import BadStagedFile, StagedRun
 from load.views import create_views
-from piawatch.errors import PiaWatchError
-from transform.record import FIELD_NAMES
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from ground.errors import PiaWatchError
 from piawatch import __version__
-from piawatch.errors import PiaWatchError
 
 EPILOG = """\
 examples:
@@ -90,7 +90,7 @@ def cmd_check(args) -> int:
 
 def cmd_discover(args) -> int:
     from extract.discover import discover_pdf_links
-    from piawatch.settings import load_settings
+    from ground.settings import load_settings
 
     links = discover_pdf_links(args.url, depth=args.depth, allow_private=args.allow_private,
                                settings=load_settings())
@@ -100,7 +100,7 @@ def cmd_discover(args) -> int:
 
 def cmd_cities(args) -> int:
     from extract.registry import load_registry
-    from piawatch.settings import load_settings
+    from ground.settings import load_settings
 
     cities = load_registry(load_settings().registry_path)
     rows = [{"code": c.code, "slug": c.slug, "name": c.name, "prefecture": c.prefecture,
@@ -111,9 +111,9 @@ def cmd_cities(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from ground.settings import load_settings
     from piawatch.pipeline import run_all
     from piawatch.progress import Progress, configure_logging
-    from piawatch.settings import load_settings
 
     configure_logging(args.verbosity)
     status, summary = run_all(load_settings(), only=args.city or None, demo=args.demo,
@@ -124,10 +124,10 @@ def cmd_run(args) -> int:
 
 
 def cmd_reparse(args) -> int:
+    from ground.settings import load_settings
     from piawatch.pipeline import report_step
     from piawatch.progress import Progress, configure_logging
     from piawatch.reparse import reparse
-    from piawatch.settings import load_settings
     from transform.parse import PARSER_VERSION
 
     configure_logging(args.verbosity)
@@ -143,9 +143,9 @@ def cmd_reparse(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from ground.settings import load_settings
     from piawatch.pipeline import report_step
     from piawatch.report import run_facts
-    from piawatch.settings import load_settings
 
     settings = load_settings()
     if args.format == "json":
@@ -156,16 +156,16 @@ def cmd_report(args) -> int:
 
 
 def cmd_runs(args) -> int:
+    from ground.settings import load_settings
     from piawatch.report import list_runs, run_line
-    from piawatch.settings import load_settings
 
     _print_rows(list_runs(load_settings(), args.limit), args.format, run_line)
     return 0
 
 
 def cmd_doctor(args) -> int:
+    from ground.settings import load_settings
     from piawatch.doctor import FAIL, as_json, run_checks
-    from piawatch.settings import load_settings
 
     checks = run_checks(load_settings(), send_test=args.send_test)
     if args.format == "json":
@@ -177,9 +177,9 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_export(args) -> int:
+    from ground.settings import load_settings
     from load.export import export
     from piawatch.report import readable
-    from piawatch.settings import load_settings
 
     for path in export(readable(load_settings().warehouse), Path(args.out_dir), fmt=args.format, bom=args.bom):
         print(path)
@@ -188,8 +188,8 @@ def cmd_export(args) -> int:
 
 def cmd_findings_list(args) -> int:
     from alerts.ledger import open_findings
+    from ground.settings import load_settings
     from load.export import open_read_only
-    from piawatch.settings import load_settings
 
     with open_read_only(load_settings().warehouse) as con:
         rows = open_findings(con, severity=args.severity)
@@ -203,8 +203,8 @@ def cmd_findings_dismiss(args) -> int:
     import getpass
 
     from alerts.ledger import dismiss
+    from ground.settings import load_settings
     from load.warehouse import connect
-    from piawatch.settings import load_settings
 
     with connect(load_settings().warehouse) as con:
         done = dismiss(con, args.finding_id, by=args.by or getpass.getuser(), reason=args.reason)
@@ -214,9 +214,9 @@ def cmd_findings_dismiss(args) -> int:
 
 
 def cmd_migrate(args) -> int:
+    from ground.settings import load_settings
     from load.backend import create_catalog_database
     from load.warehouse import connect
-    from piawatch.settings import load_settings
 
     warehouse = load_settings().warehouse
     if create_catalog_database(warehouse):
@@ -249,7 +249,7 @@ def cmd_demo_run(args) -> int:
 
 
 def cmd_site(args) -> int:
-    from piawatch.settings import load_settings
+    from ground.settings import load_settings
     from website.serve import serve
 
     return serve(load_settings(), open_browser=args.open, serve=args.serve, port=args.port)

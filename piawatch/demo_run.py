@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from piawatch.settings import PROJECT_ROOT, load_settings
+from ground.settings import PROJECT_ROOT, load_settings
 
 DAG_ID = "piawatch_nightly"
 DEFAULT_DEMO_PORT = 8765

@@ -13,9 +13,10 @@ import socket
 import tempfile
 from dataclasses import asdict, dataclass
 
-from piawatch import capabilities
-from piawatch.errors import PiaWatchError
-from piawatch.settings import Settings, unknown_variables
+from ground import capabilities
+from ground.errors import PiaWatchError
+from ground.settings import Settings, unknown_variables
+from transform import ocr
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 TEST_SUBJECT = "[PIA Watch] test message from piawatch doctor --send-test"
@@ -129,7 +130,7 @@ def repr_channel(channel) -> str:
 
 def check_ocr() -> list[Check]:
     """The OCR engines (libtesseract from the tesserocr wheel, the tesseract program) with Japanese data."""
-    usable = capabilities.ocr_available()
+    usable = ocr.available()
     checks = [Check("ocr", OK, "scanned PDFs are read by OCR") if usable
               else Check("ocr", WARN, capabilities.check("tesseract").cost)]
     for name in ("tesserocr", "tesseract"):
@@ -192,8 +193,17 @@ def preflight(settings: Settings, environ=None) -> list[str]:
     failed = [c for c in checks if c.status == FAIL]
     if failed:
         raise PreflightFailed(f"not started: {failed[0].name}: {failed[0].detail}")
-    return [c.detail for c in checks if c.status == WARN] + capabilities.startup_warnings()
+    return [c.detail for c in checks if c.status == WARN] + startup_warnings()
 
 
 def as_json(checks: list[Check]) -> list[dict]:
     return [asdict(c) for c in checks]
+
+
+def startup_warnings() -> list[str]:
+    """What a run on this machine cannot do, one line each, for the start of ``piawatch run`` / ``make run``.
+
+    Only what the nightly job itself needs: OCR (either engine). Fonts and the stack's programs
+    are ``piawatch doctor``'s business.
+    """
+    return [] if ocr.available() else [capabilities.check("tesseract").warning]

@@ -19,8 +19,8 @@ import json
 import logging
 from datetime import datetime, timedelta, timezone
 
+from ground.settings import Settings
 from piawatch.progress import pages_read
-from piawatch.settings import Settings
 
 log = logging.getLogger(__name__)
 

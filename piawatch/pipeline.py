@@ -16,8 +16,8 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from piawatch.errors import PiaWatchError
-from piawatch.settings import Settings
+from ground.errors import PiaWatchError
+from ground.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def run_id_from_airflow(dag_run_id: str) -> str:
 
 def _write_json(path: Path, payload: dict) -> None:
     """Write atomically so a killed task never leaves half a staged file for the loader."""
-    from piawatch.state_files import write_json
+    from ground.state_files import write_json
 
     write_json(path, payload)
 
@@ -123,8 +123,8 @@ def _crawl(settings: Settings, run_id: str, city_code: str) -> dict:
 
 
 def _cached_parse(settings: Settings, sha256: str) -> dict | None:
-    """The parse cache's record or settled failure for this version (piawatch.parse_cache)."""
-    from piawatch.parse_cache import cached
+    """The parse cache's record or settled failure for this version (transform.cache)."""
+    from transform.cache import cached
 
     return cached(settings.parsed_dir, sha256)
 
@@ -135,7 +135,7 @@ def parse_step(settings: Settings, run_id: str, document: dict, *, fresh: bool =
     from extract.store import raw_path
     from load.staging import BadStagedFile, record_rows
     from piawatch.lifecycle import LOCAL_IO, is_local_io_error, local_io_reason
-    from piawatch.parse_cache import remember
+    from transform.cache import remember
     from transform.parse import PARSER_VERSION
     from transform.sandbox import parse_pdf_limited
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 import logging
 import re
 
-from piawatch.errors import PiaWatchError
-from piawatch.settings import Settings
+from ground.errors import PiaWatchError
+from ground.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def documents_to_reparse(settings: Settings, con, *, all_versions: bool = False,
                          city: str | None = None) -> list[dict]:
     """The document versions to read again (see the module's docstring), each with the parser
     version that made what is stored (None: unknown)."""
-    from piawatch.parse_cache import entry_version
+    from transform.cache import entry_version
     from transform.parse import PARSER_VERSION
 
     chosen = []

@@ -6,8 +6,8 @@ the last finished run published, and the summary says so.
 
 from __future__ import annotations
 
-from piawatch.errors import PiaWatchError
-from piawatch.settings import Settings
+from ground.errors import PiaWatchError
+from ground.settings import Settings
 
 RUN_COLUMNS = ("run_id", "status", "started_at", "finished_at", "cities", "documents_seen", "documents_new",
                "fetch_failures", "parse_failures", "findings", "alerts_sent", "error")

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from piawatch.errors import PiaWatchError
+from ground.errors import PiaWatchError
 
 
 class RunLocked(PiaWatchError):

@@ -15,10 +15,10 @@ class RunFailureListener:
     def on_dag_run_failed(self, dag_run, msg: str):
         if not dag_run.dag_id.startswith("piawatch"):
             return
-        from alerts.operators import notify_run_failed
+        from alerts.run_failed import notify_run_failed
+        from ground.settings import load_settings
         from piawatch.lifecycle import record_failed_run
         from piawatch.pipeline import run_id_from_airflow
-        from piawatch.settings import load_settings
 
         reason = msg or "a task failed after its retries"
         if dag_run.dag_id == "piawatch_nightly":  # the DAG whose runs have a row in the runs table

@@ -12,10 +12,10 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+from ground.schema import FIELDS
 from quality.findings import build_findings
 from quality.frames import build_frames
 from quality.gx_suites import validate
-from transform.record import FIELDS
 
 JSON_FIELDS = tuple(f.name for f in FIELDS if f.sql_type == "JSON")
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
+from ground.schema import FIELDS, KIND_LABELS
+from ground.vocabulary import HANDLERS_500_OR_MORE_TEXT, INCIDENT_TEXT, SUBJECT_COUNT_TEXT, THRESHOLD_RESULT_TEXT
 from quality.frames import city_key, kinds_by_plan
 from quality.gx_suites import CHECKS
 from quality.rules import MIN_COMMENT_DAYS, RULES
-from quality.threshold import (KIND_REQUIRED_BY_RESULT, SUBJECT_COUNT_BAND_LABELS,
-                               THRESHOLD_RESULT_LABELS)
-from transform.record import FIELDS, KIND_LABELS
+from quality.threshold import KIND_REQUIRED_BY_RESULT
 
 FIELD_LABELS = {f.name: f.label for f in FIELDS}
 CHECKS_BY_NAME = {c.name: c for c in CHECKS}
@@ -31,16 +31,16 @@ def _yes_no(value, yes: str, no: str) -> str:
 
 
 def _threshold_facts(record: dict) -> str:
-    band = SUBJECT_COUNT_BAND_LABELS.get(record.get("subject_count_band"), record.get("subject_count_band"))
+    band = SUBJECT_COUNT_TEXT.get(record.get("subject_count_band"), record.get("subject_count_band"))
     facts = [f"対象人数が{band}"]
     if record.get("kind") == "basic" and record.get("subject_count_band") in ("10k_to_100k", "100k_to_300k"):
-        facts.append(f"取扱者数が{_yes_no(record.get('handler_count_500_or_more'), '500人以上', '500人未満')}")
-        facts.append(f"重大事故が{_yes_no(record.get('serious_incident_past_year'), '発生あり', '発生なし')}")
+        facts.append(f"取扱者数が{_yes_no(record.get('handler_count_500_or_more'), *HANDLERS_500_OR_MORE_TEXT)}")
+        facts.append(f"重大事故が{_yes_no(record.get('serious_incident_past_year'), *INCIDENT_TEXT)}")
     return "、".join(facts)
 
 
 def _result_label(result) -> str:
-    return THRESHOLD_RESULT_LABELS.get(result, str(result))
+    return THRESHOLD_RESULT_TEXT.get(result, str(result))
 
 
 def _message(rule: str, record: dict, row: dict, key: str, context: dict) -> str:

@@ -12,9 +12,9 @@ from datetime import date
 
 import pandas as pd
 
+from ground.schema import FIELDS, THRESHOLD_RESULTS
 from quality import threshold
 from quality.rules import STALE_AFTER_YEARS, risk_question_kind
-from transform.record import FIELDS
 
 DATE_FIELDS = tuple(f.name for f in FIELDS if f.json_type == "date")
 SCALAR_FIELDS = tuple(f.name for f in FIELDS if f.json_type not in ("list", "object"))
@@ -86,7 +86,7 @@ def document_row(doc_id: str, record: dict, plans: dict, today: date) -> dict:
     stated = row["threshold_result"]
     # A stated result that needs nothing beyond the basic document weighs as much as "basic".
     stated_weight = (threshold.KIND_WEIGHT[threshold.kind_required_by(stated) or "basic"]
-                     if stated in threshold.THRESHOLD_RESULT_LABELS else None)
+                     if stated in THRESHOLD_RESULTS else None)
     row.update({
         "expected_threshold_result": threshold.expected_result(
             kind, row["subject_count_band"], row["handler_count_500_or_more"],

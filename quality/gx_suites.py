@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ground.schema import CHANGE_TIMINGS, FIELDS, FILE_SUBJECT_BANDS, REQUIRED_FIELDS
 from quality.frames import INDEX_COLUMNS
 from quality.rules import (DRAFT_MISSING_PUBLISHED_ON_SEVERITY, MIN_COMMENT_DAYS,
                            RISK_ANSWER_SETS, RULES)
-from transform.record import CHANGE_TIMINGS, FIELDS, FILE_SUBJECT_BANDS, REQUIRED_FIELDS
 
 
 @dataclass(frozen=True)

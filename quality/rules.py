@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ground import vocabulary
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -52,14 +54,14 @@ MIN_COMMENT_DAYS = 30
 STALE_AFTER_YEARS = 5
 
 # The answers the risk sections (Ⅳ / III / IV) offer, by kind of question. A risk's own
-# question (「…リスクへの対策は十分か」, or the risk's label) takes RISK_ANSWER_CHOICES; 従業者に対する
+# question (「…リスクへの対策は十分か」, or the risk's label) takes RISK_QUESTION_CHOICES; 従業者に対する
 # 教育・啓発 takes the "…行っている" scale; other questions (ユーザ認証の管理, 委託契約書中の…規定…)
 # have yes/no-like sets whose wording varies by form version, so they are held to all of them.
-RISK_QUESTION_CHOICES = ("特に力を入れている", "十分である", "課題が残されている")
-EDUCATION_QUESTION_CHOICES = ("特に力を入れて行っている", "十分に行っている", "十分に行っていない")
+RISK_QUESTION_CHOICES = vocabulary.RISK_ANSWERS
+EDUCATION_QUESTION_CHOICES = vocabulary.EDUCATION_ANSWERS
 OTHER_QUESTION_CHOICES = (
     *RISK_QUESTION_CHOICES, *EDUCATION_QUESTION_CHOICES,
-    "行っている", "行っていない", "定めている", "定めていない", "発生あり", "発生なし",
+    "行っている", "行っていない", "定めている", "定めていない", *vocabulary.INCIDENT_TEXT,
     "再委託していない", "委託しない", "提供・移転しない", "実施する", "実施しない", "未定",
 )
 RISK_ANSWER_SETS = {"risk": RISK_QUESTION_CHOICES, "education": EDUCATION_QUESTION_CHOICES,

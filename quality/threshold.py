@@ -7,22 +7,7 @@ assessments are mandatory. A document may be heavier than required, never lighte
 
 from __future__ import annotations
 
-from transform.record import SUBJECT_COUNT_BANDS, THRESHOLD_RESULTS
-
-SUBJECT_COUNT_BAND_LABELS = {
-    "under_1k": "1,000人未満",
-    "1k_to_10k": "1,000人以上1万人未満",
-    "10k_to_100k": "1万人以上10万人未満",
-    "100k_to_300k": "10万人以上30万人未満",
-    "300k_plus": "30万人以上",
-}
-
-THRESHOLD_RESULT_LABELS = {
-    "basic_and_full": "基礎項目評価及び全項目評価の実施が義務付けられる",
-    "basic_and_focused": "基礎項目評価及び重点項目評価の実施が義務付けられる",
-    "basic_only": "基礎項目評価の実施が義務付けられる",
-    "not_required": "特定個人情報保護評価の実施が義務付けられない",
-}
+from ground.schema import SUBJECT_COUNT_BANDS, THRESHOLD_RESULTS
 
 # Bands whose result does not depend on 取扱者数 or 重大事故: the only ones a focused or full
 # document (which states neither) can be checked against.
@@ -50,7 +35,7 @@ KIND_REQUIRED_BY_RESULT = {
 KIND_WEIGHT = {"basic": 1, "focused": 2, "full": 3}
 
 assert set(BAND_DECIDES) | set(BAND_DEPENDS) == set(SUBJECT_COUNT_BANDS)
-assert set(THRESHOLD_RESULT_LABELS) == set(KIND_REQUIRED_BY_RESULT) == set(THRESHOLD_RESULTS)
+assert set(KIND_REQUIRED_BY_RESULT) == set(THRESHOLD_RESULTS)
 
 
 def mandatory_result(band: str | None, handlers_500_or_more: bool | None,

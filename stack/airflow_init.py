@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from piawatch.errors import ConfigError
+from ground.errors import ConfigError
 from stack.services import INIT_COMMANDS
 
 ADMIN_USER = "admin"

@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from piawatch.errors import PiaWatchError
+from ground.errors import PiaWatchError
 
 FINISHED_STATES = {"success", "failed"}
 

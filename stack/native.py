@@ -28,10 +28,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from load.backend import Warehouse, warehouse_from
-from piawatch.capabilities import POSTGRES_BIN
-from piawatch.errors import ConfigError, PiaWatchError
-from piawatch.settings import PROJECT_ROOT, load_settings
+from ground.errors import ConfigError, PiaWatchError
+from ground.settings import Warehouse, warehouse_from
+from ground.settings import PROJECT_ROOT, load_settings
+from ground.capabilities import POSTGRES_BIN
 from stack.airflow_init import ADMIN_USER, airflow_executable, initialise
 from stack.api import AirflowAPI, AirflowAPIError
 from stack.memory import memory_bytes, process_tree

@@ -1,7 +1,7 @@
 """The one list of the stack's services and the one reader of ``stack/airflow.env``.
 
 docker-compose.yml and ``make stack`` (stack/native.py) both run exactly these Airflow commands
-with exactly this configuration; tests/test_compose.py checks the compose file against this module.
+with exactly this configuration; tests/stack/test_compose.py checks the compose file against this module.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from piawatch.errors import ConfigError
+from ground.errors import ConfigError
 
 STACK_DIR = Path(__file__).resolve().parent
 ENV_FILE = STACK_DIR / "airflow.env"

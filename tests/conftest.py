@@ -28,7 +28,7 @@ CORPUS = PROJECT_ROOT / "demo" / "corpus"
 @pytest.fixture
 def settings(tmp_path, monkeypatch):
     """Settings whose data directory is a fresh temporary one."""
-    from piawatch.settings import load_settings
+    from ground.settings import load_settings
 
     monkeypatch.setenv("PIAWATCH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("PIAWATCH_WAREHOUSE", raising=False)
@@ -136,7 +136,7 @@ class PostgresServer:
         """A Warehouse on a new, empty DuckLake: its catalog a fresh database of this server."""
         import psycopg2
 
-        from load.backend import Warehouse
+        from ground.settings import Warehouse
 
         self._databases += 1
         name = f"lake_{self._databases}"
@@ -156,7 +156,7 @@ class PostgresServer:
 @pytest.fixture(scope="session")
 def postgres():
     """PostgreSQL for DuckLake catalogs, shared by the session and stopped by pid at its end."""
-    from piawatch.capabilities import check
+    from ground.capabilities import check
     from stack.native import stop
 
     if not check("postgresql").available:

@@ -198,7 +198,7 @@ def main() -> int:
     data_dir = args.keep or Path(tempfile.mkdtemp(prefix="piawatch-bench-site-"))
     os.environ["PIAWATCH_DATA_DIR"] = str(data_dir)
     os.environ.pop("PIAWATCH_WAREHOUSE", None)
-    from piawatch.settings import load_settings
+    from ground.settings import load_settings
     from website import build_site
 
     settings = load_settings()

@@ -35,8 +35,8 @@ DAG_ID = "piawatch_nightly"
 # Crawl and parse every demo city in one process, exactly the steps the DAG's tasks call.
 IN_PROCESS = """
 import json, time
+from ground.settings import load_settings
 from piawatch.pipeline import city_codes, crawl_step, documents_to_parse, parse_step
-from piawatch.settings import load_settings
 settings = load_settings()
 started = time.perf_counter()
 crawled = [crawl_step(settings, "bench", code) for code in city_codes(settings, demo=True)]

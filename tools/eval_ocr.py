@@ -86,7 +86,7 @@ def field_pages(pdf: Path) -> list[int]:
 
 
 def kind_fields(kind: str) -> list[str]:
-    from transform.record import FIELDS as RECORD_FIELDS
+    from ground.schema import FIELDS as RECORD_FIELDS
 
     kinds = {f.name: f.kinds for f in RECORD_FIELDS}
     return [name for name in fields() if kind in kinds[name]]

@@ -30,7 +30,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from transform.record import FIELD_NAMES  # noqa: E402
+from ground.schema import FIELD_NAMES  # noqa: E402
 
 CORPUS = PROJECT_ROOT / "demo" / "corpus"
 COVER_FIELDS = ("kind", "assessment_number", "title", "organization", "published_on", "form_version",

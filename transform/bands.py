@@ -9,45 +9,24 @@ from __future__ import annotations
 
 import re
 
-from transform.normalize import clean, compact, nearest_option, nfkc
+from ground import vocabulary
+from ground.text import clean, compact, nfkc
+from transform.normalize import nearest_option
 
-SUBJECT_COUNT = {
-    "1,000人未満": "under_1k",
-    "1,000人以上1万人未満": "1k_to_10k",
-    "1万人以上10万人未満": "10k_to_100k",
-    "10万人以上30万人未満": "100k_to_300k",
-    "30万人以上": "300k_plus",
-}
 
-FILE_SUBJECTS = {
-    "1万人未満": "under_10k",
-    "1万人以上10万人未満": "10k_to_100k",
-    "10万人以上100万人未満": "100k_to_1m",
-    "100万人以上1,000万人未満": "1m_to_10m",
-    "1,000万人以上": "10m_plus",
-}
+def _by_text(values_to_text: dict) -> dict:
+    return {text: value for value, text in values_to_text.items()}
 
-HANDLERS_500_OR_MORE = {"500人以上": True, "500人未満": False}
-INCIDENT = {"発生あり": True, "発生なし": False}
 
-THRESHOLD_RESULT = {
-    "基礎項目評価及び全項目評価の実施が義務付けられる": "basic_and_full",
-    "基礎項目評価及び重点項目評価の実施が義務付けられる": "basic_and_focused",
-    "基礎項目評価の実施が義務付けられる": "basic_only",
-    "特定個人情報保護評価の実施が義務付けられない": "not_required",
-}
+# printed words → record value, from the one vocabulary
+SUBJECT_COUNT = _by_text(vocabulary.SUBJECT_COUNT_TEXT)
+FILE_SUBJECTS = _by_text(vocabulary.FILE_SUBJECT_TEXT)
+HANDLERS_500_OR_MORE = _by_text(dict(zip((True, False), vocabulary.HANDLERS_500_OR_MORE_TEXT)))
+INCIDENT = _by_text(dict(zip((True, False), vocabulary.INCIDENT_TEXT)))
+THRESHOLD_RESULT = _by_text(vocabulary.THRESHOLD_RESULT_TEXT)
 _VOLUNTARY = re.compile(r"[(（]?\s*任意に.{0,12}?評価を実施\s*[)）]?")
-
-SUBMITTED_KINDS = {
-    "基礎項目評価書": ["basic"],
-    "基礎項目評価書及び重点項目評価書": ["basic", "focused"],
-    "基礎項目評価書及び全項目評価書": ["basic", "full"],
-}
-
-TIMING = {"事前": "pre", "事後": "post"}
-
-RISK_ANSWERS = ("特に力を入れている", "十分である", "課題が残されている")
-EDUCATION_ANSWERS = ("特に力を入れて行っている", "十分に行っている", "十分に行っていない")
+SUBMITTED_KINDS = {text: list(kinds) for kinds, text in vocabulary.SUBMITTED_KINDS_TEXT.items()}
+TIMING = _by_text(vocabulary.TIMING_TEXT)
 
 # Risk questions the 様式 prints as several lines in one cell. A line break that falls exactly at
 # the cell's edge cannot be told from a wrap by geometry, so these are matched whole.
@@ -78,7 +57,7 @@ BASIC_RISK_QUESTIONS = (
     "従業者に対する教育・啓発",
 )
 
-KIND_TITLES = {"基礎項目評価書": "basic", "重点項目評価書": "focused", "全項目評価書": "full"}
+KIND_TITLES = _by_text(vocabulary.KIND_TEXT)
 
 
 def _lookup(text: str | None, table: dict, cutoff: float = 0.6):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from transform.normalize import clean, compact, nfkc
+from ground.text import clean, compact, nfkc
 
 # field (or table anchor) → the labels the forms print for it, compact (NFKC, no spaces)
 LABELS: dict[str, tuple[str, ...]] = {

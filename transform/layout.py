@@ -14,9 +14,10 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from transform.pdf import Box, PageLayout, TextLine, near_groups
+from ground.text import clean, compact, nfkc
 from transform.labels import is_label
-from transform.normalize import clean, compact, is_page_footer, nfkc, running_lines
+from transform.normalize import is_page_footer, running_lines
+from transform.pdf import Box, PageLayout, TextLine, near_groups
 
 # Lines within this share of the page height from the top or bottom edge may be running
 # headers and footers.

@@ -1,21 +1,22 @@
-"""Text normalisation for assessment PDFs: the one place for every textual convention.
+"""The form's textual conventions, read into values: the one place for each of them.
 
-NFKC and whitespace, era dates (平成/令和, 元年) and date ranges, section numerals (Ⅱ and the Latin
-"II"), checkboxes, the bracketed selection of a choice row, and the running headers/footers that
-repeat on every page. Parsers call these; none of them re-implements a rule found here.
+Era dates (平成/令和, 元年) and date ranges, section numerals (Ⅱ and the Latin "II"), the
+bracketed selection of a choice row, the closest allowed option, and the running headers/footers
+that repeat on every page. NFKC and whitespace are ground.text's. Parsers call these; none of them
+re-implements a rule found here.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from collections import Counter
 from datetime import date
 
+from ground.text import clean, compact, nfkc
+
 ERA_START_YEAR = {"明治": 1867, "大正": 1911, "昭和": 1925, "平成": 1988, "令和": 2018}
 
-_WHITESPACE = re.compile(r"\s+")
 
 _DATE = re.compile(
     r"(?:(?P<era>明治|大正|昭和|平成|令和)\s*(?P<era_year>元|\d{1,2})\s*年\s*"
@@ -30,32 +31,10 @@ ROMAN_NUMERALS = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7,
 _SECTION_HEADING = re.compile(r"^\s*(X|IX|VIII|VII|VI|IV|V|III|II|I)(?![A-Za-z])[\s.．、]*(?=\S)")
 
 # Marks an office (or an extractor) uses for a ticked box; OCR reads ○ as O, 0 or o.
-_CHECKED_MARKS = "○〇◯●◎☑✓✔■✕×xXoO0"
-_CHECKBOX = re.compile(r"\[\s*([^\[\]\s]?)\s*\]\s*([^\[\]]*)")
-_UNICODE_BOX = re.compile(r"([☑☐■□])\s*([^☑☐■□]*)")
-_HTML_RADIO = re.compile(r"\[?\s*(<input[^>]*>)\s*\]?\s*([^\[<]*)")
 
 _BRACKET = re.compile(r"[\[［]\s*([^\[\]［］]*?)\s*[\]］|」J]")
 
 _FOOTER = re.compile(r"^\s*(?:-\s*)?\d{1,4}\s*(?:/|／)\s*\d{1,4}\s*(?:ページ|頁)?\s*$|^\s*-\s*\d{1,4}\s*-\s*$")
-
-
-def nfkc(value: str) -> str:
-    return unicodedata.normalize("NFKC", value)
-
-
-def clean(value: str | None) -> str | None:
-    """A string as the record holds it: NFKC, whitespace collapsed to single spaces, blank → None."""
-    if value is None:
-        return None
-    return _WHITESPACE.sub(" ", nfkc(value)).strip() or None
-
-
-def compact(value: str | None) -> str:
-    """NFKC with every space removed: the form used to compare labels («公 表 日» = «公表日»)."""
-    if not value:
-        return ""
-    return _WHITESPACE.sub("", nfkc(value))
 
 
 # --- dates --------------------------------------------------------------------------------------
@@ -131,25 +110,6 @@ def bracket_value(value: str | None) -> str | None:
     if not match:
         return None
     return clean(match.group(1))
-
-
-def is_checked_mark(mark: str) -> bool:
-    return bool(mark) and mark in _CHECKED_MARKS
-
-
-def checked_options(value: str | None) -> list[str]:
-    """The options ticked in a checkbox line: 「[ ○ ] 自己点検 [ ] 内部監査」 → ["自己点検"].
-    Understands [○]/[O]/[〇], ☑/■ against ☐/□, and HTML radio inputs."""
-    if not value:
-        return []
-    text = nfkc(value)
-    if "<input" in text:
-        pairs = [("checked" in m.group(1), m.group(2)) for m in _HTML_RADIO.finditer(text)]
-    elif _CHECKBOX.search(text):
-        pairs = [(is_checked_mark(m.group(1)), m.group(2)) for m in _CHECKBOX.finditer(text)]
-    else:
-        pairs = [(m.group(1) in "☑■", m.group(2)) for m in _UNICODE_BOX.finditer(text)]
-    return [clean(label) for ticked, label in pairs if ticked and clean(label)]
 
 
 def nearest_option(value: str | None, options, cutoff: float = 0.6) -> str | None:

@@ -16,7 +16,7 @@ Tesseract's words its ``runs``, in points, so ``transform.layout`` builds the sa
 scan as from a text PDF.
 
 Engine: libtesseract through tesserocr (one API object per process) with the ``tesseract``
-program as the fallback; Japanese data from ``piawatch.capabilities.tessdata_dir``.
+program as the fallback; Japanese data from ``ground.capabilities.tessdata_dir``.
 OMP_THREAD_LIMIT=1: without it two pages OCRed in parallel on two cores take 10+ s each.
 """
 
@@ -38,7 +38,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from piawatch import capabilities  # noqa: E402
+from ground import capabilities  # noqa: E402
 from transform.pdf import Box, PageLayout, TextLine, open_pdf  # noqa: E402
 
 DPI = 300

@@ -1,12 +1,12 @@
 """PDF → CONTRACT record: the parser the pipeline and the CLI call.
 
-    parse_pdf(path, sha256=None) -> dict            every field of transform.record, plus `source`
+    parse_pdf(path, sha256=None) -> dict            every field of ground.schema, plus `source`
 
 (transform.sandbox.parse_pdf_limited runs it in a child process with a time and memory limit.)
 
 Pages are read as positioned lines and cell boxes (transform.pdf); pages without a text layer are
 OCRed (transform.ocr). The rows of the document (transform.layout) go to the parser of its kind
-(transform.forms). Raises the named errors of piawatch.errors for files that are not readable
+(transform.forms). Raises the named errors of ground.errors for files that are not readable
 assessments.
 """
 
@@ -15,15 +15,15 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from ground.errors import NoTextLayer, NotAnAssessment
+from ground.schema import FIELDS, empty_record
 from transform import ocr
-from transform.pdf import PageLayout, read_layouts
-from piawatch.errors import NoTextLayer, NotAnAssessment
 from transform.forms.basic import parse_basic
-from transform.forms.common import kind_of, parse_cover
+from transform.forms.cover import kind_of, parse_cover
 from transform.forms.detailed import parse_detailed
 from transform.forms.reader import FormReader
 from transform.layout import document_rows
-from transform.record import FIELDS, empty_record
+from transform.pdf import PageLayout, read_layouts
 
 # Bump whenever the output for the same bytes changes: the parse cache keys on it.
 PARSER_VERSION = "2026.11.30-3"
@@ -63,7 +63,7 @@ def _with_ocr(path: Path, layouts: list[PageLayout]) -> tuple[list[PageLayout], 
 
 
 def parse_pdf(path: str | Path, *, sha256: str | None = None) -> dict:
-    """The CONTRACT record of one assessment PDF (see transform/record.py)."""
+    """The CONTRACT record of one assessment PDF (see ground/schema.py)."""
     path = Path(path)
     layouts = read_layouts(path, max_pages=MAX_PAGES)
     layouts, used_ocr = _with_ocr(path, layouts)

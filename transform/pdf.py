@@ -24,7 +24,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from piawatch.errors import CorruptPDF, EncryptedPDF, NotAPDF
+from ground.errors import CorruptPDF, EncryptedPDF, NotAPDF
 
 # A PDF's trailer ends with %%EOF within its last bytes; a download cut short has none.
 EOF_WINDOW = 4096

@@ -29,8 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import piawatch.errors as errors
-from piawatch.errors import ConfigError, ParseLimitExceeded, ParserCrash, PiaWatchError, UnreadablePDF
+import ground.errors as errors
+from ground.errors import ConfigError, ParseLimitExceeded, ParserCrash, PiaWatchError, UnreadablePDF
 
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_MEMORY_MB = 1024

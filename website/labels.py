@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from ground import vocabulary
+from ground.schema import FIELDS, KIND_LABELS
 from quality.rules import RULES
-from transform import bands
-from transform.record import FIELDS, KIND_LABELS
 
 SEVERITY_LABELS = {"error": "エラー", "warning": "警告", "info": "情報"}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -86,15 +86,15 @@ RULE_TEXTS = {
 assert set(RULE_TEXTS) == set(RULES), sorted(set(RULE_TEXTS) ^ set(RULES))
 
 _PRINTED = {
-    "kind": KIND_LABELS,
-    "subject_count_band": {v: k for k, v in bands.SUBJECT_COUNT.items()},
-    "threshold_result": {v: k for k, v in bands.THRESHOLD_RESULT.items()},
-    "handler_count_500_or_more": {v: k for k, v in bands.HANDLERS_500_OR_MORE.items()},
-    "serious_incident_past_year": {v: k for k, v in bands.INCIDENT.items()},
-    "serious_incident_past_3_years": {v: k for k, v in bands.INCIDENT.items()},
+    "kind": vocabulary.KIND_TEXT,
+    "subject_count_band": vocabulary.SUBJECT_COUNT_TEXT,
+    "threshold_result": vocabulary.THRESHOLD_RESULT_TEXT,
+    "handler_count_500_or_more": dict(zip((True, False), vocabulary.HANDLERS_500_OR_MORE_TEXT)),
+    "serious_incident_past_year": dict(zip((True, False), vocabulary.INCIDENT_TEXT)),
+    "serious_incident_past_3_years": dict(zip((True, False), vocabulary.INCIDENT_TEXT)),
 }
-FILE_SUBJECT_LABELS = {v: k for k, v in bands.FILE_SUBJECTS.items()}
-TIMING_LABELS = {"pre": "事前", "post": "事後"}
+FILE_SUBJECT_LABELS = vocabulary.FILE_SUBJECT_TEXT
+TIMING_LABELS = vocabulary.TIMING_TEXT
 _YES_NO = {True: "該当", False: "非該当"}
 
 

@@ -12,9 +12,9 @@ import os
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from ground.schema import FIELDS, KINDS
 from quality.rules import RULES
 from quality.threshold import KIND_REQUIRED_BY_RESULT
-from transform.record import FIELDS, KINDS
 from website.labels import (FAMILY_LABELS, FIELD_LABELS, FILE_SUBJECT_LABELS, RULE_TEXTS, SEVERITY_LABELS,
                             SEVERITY_ORDER, TIMING_LABELS, evidence_rows, kind_label, printed,
                             rule_title)

@@ -11,7 +11,7 @@ from demo.corpus.families import FAMILIES, SCAN_SUFFIX, quirks_for
 from demo.corpus.forms.basic import BasicForm
 from demo.corpus.forms.detailed import FocusedForm, FullForm
 from demo.corpus.render import Sheet, Style, draw
-from demo.corpus.wording import KIND_TITLE
+from ground.vocabulary import KIND_TEXT
 
 CORPUS_DIR = Path(__file__).resolve().parent
 SPEC_DIR = CORPUS_DIR / "specs"
@@ -66,7 +66,7 @@ def in_family(spec: dict, family: str) -> bool:
 
 def lay_out(spec: dict, family: str = "grid") -> Layout:
     family = family.removesuffix(SCAN_SUFFIX)
-    sheet = Sheet(header_left=f"{spec['business_name']}　{KIND_TITLE[spec['kind']]}",
+    sheet = Sheet(header_left=f"{spec['business_name']}　{KIND_TEXT[spec['kind']]}",
                   header_right=spec["organization"], look=FAMILIES[family],
                   quirks=quirks_for(family, spec["id"]))
     form = FORMS[spec["kind"]](spec, sheet)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 
 from demo.corpus.documents import Layout, lay_out
-from demo.corpus.wording import TIMING_TEXT, contract_text
-from transform.record import FIELDS, empty_record
+from demo.corpus.wording import contract_text
+from ground.schema import FIELDS, empty_record
+from ground.vocabulary import TIMING_TEXT
 
 DRAFT_MARK = re.compile(r"[（(](素案|案)[）)]")
 KIND_ONLY = {f.name: f.kinds for f in FIELDS}

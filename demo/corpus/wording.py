@@ -10,42 +10,19 @@ import re
 import unicodedata
 from datetime import date
 
+from ground.vocabulary import THRESHOLD_RESULT_TEXT
+
 FULLWIDTH_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
 
 # (first day, era name); a date belongs to the latest era that started on or before it.
 ERAS = ((date(2019, 5, 1), "令和"), (date(1989, 1, 8), "平成"))
-
-SUBJECT_COUNT_CHOICES = {
-    "under_1k": "1,000人未満",
-    "1k_to_10k": "1,000人以上1万人未満",
-    "10k_to_100k": "1万人以上10万人未満",
-    "100k_to_300k": "10万人以上30万人未満",
-    "300k_plus": "30万人以上",
-}
-
-FILE_SUBJECT_CHOICES = {
-    "under_10k": "1万人未満",
-    "10k_to_100k": "1万人以上10万人未満",
-    "100k_to_1m": "10万人以上100万人未満",
-    "1m_to_10m": "100万人以上1,000万人未満",
-    "10m_plus": "1,000万人以上",
-}
 
 RECORD_ITEM_CHOICES = ("10項目未満", "10項目以上50項目未満", "50項目以上100項目未満", "100項目以上")
 
 OUTSOURCED_HANDLER_CHOICES = ("10人未満", "10人以上50人未満", "50人以上100人未満", "100人以上500人未満",
                               "500人以上1,000人未満", "1,000人以上")
 
-HANDLER_CHOICES = ("500人以上", "500人未満")
-INCIDENT_CHOICES = ("発生あり", "発生なし")
 
-# しきい値判断結果 as each form prints it; the voluntary variants name the heavier kind chosen.
-THRESHOLD_RESULT_TEXT = {
-    "basic_and_full": "基礎項目評価及び全項目評価の実施が義務付けられる",
-    "basic_and_focused": "基礎項目評価及び重点項目評価の実施が義務付けられる",
-    "basic_only": "基礎項目評価の実施が義務付けられる",
-    "not_required": "特定個人情報保護評価の実施が義務付けられない",
-}
 VOLUNTARY_SUFFIX = {"focused": "（任意に重点項目評価を実施）", "full": "（任意に全項目評価を実施）"}
 
 # The choice list each form offers for しきい値判断結果 (V 1 ② / VI 1 ②).
@@ -55,18 +32,6 @@ THRESHOLD_RESULT_CHOICES = {
     "focused": (("basic_and_focused", False), ("basic_only", True), ("not_required", True)),
 }
 
-SUBMITTED_KIND_CHOICES = {
-    ("basic",): "基礎項目評価書",
-    ("basic", "focused"): "基礎項目評価書及び重点項目評価書",
-    ("basic", "full"): "基礎項目評価書及び全項目評価書",
-}
-
-RISK_CHOICES = ("特に力を入れている", "十分である", "課題が残されている")
-EDUCATION_CHOICES = ("特に力を入れて行っている", "十分に行っている", "十分に行っていない")
-
-TIMING_TEXT = {"pre": "事前", "post": "事後"}
-
-KIND_TITLE = {"basic": "基礎項目評価書", "focused": "重点項目評価書", "full": "全項目評価書"}
 
 
 def era_date(value: date | None, fullwidth: bool = False) -> str:

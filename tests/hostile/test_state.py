@@ -15,9 +15,9 @@ from extract.http import HttpLimits, PoliteSession
 from extract.store import store_pdf
 from load.staging import BadStagedFile
 from load.warehouse import connect
-from piawatch.parse_cache import MAX_ATTEMPTS, cache_path
+from transform.cache import MAX_ATTEMPTS, cache_path
 from piawatch.pipeline import crawl_step, documents_to_parse, load_step, parse_step, stage_cached_parses
-from piawatch.state_files import QUARANTINE
+from ground.state_files import QUARANTINE
 
 from . import bombs
 from .cli import ROOT
@@ -28,7 +28,7 @@ FAST = HttpLimits(connect_timeout=2, read_timeout=2, delay_seconds=0, retries=0)
 
 
 def _stored(settings, data: bytes) -> dict:
-    sha256, _, _ = store_pdf(settings.raw_dir, data)
+    sha256 = store_pdf(settings.raw_dir, data)
     return {"sha256": sha256, "url": f"http://example.lg.jp/{sha256[:8]}.pdf", "city_code": "111007"}
 
 
@@ -66,7 +66,7 @@ def test_a_corrupt_parse_cache_entry_is_quarantined_and_rebuilt(settings, corrup
     cache = cache_path(settings.parsed_dir, document["sha256"])
     good = cache.read_bytes()
     cache.write_bytes(corrupt(good))
-    with caplog.at_level(logging.WARNING, logger="piawatch.state_files"):
+    with caplog.at_level(logging.WARNING, logger="ground.state_files"):
         assert documents_to_parse(settings, [[document]]) == [document]
     (aside,) = (settings.parsed_dir / QUARANTINE).iterdir()
     assert aside.read_bytes() == corrupt(good) and not cache.exists()
@@ -87,7 +87,7 @@ def test_a_corrupt_conditional_get_record_is_quarantined_and_rewritten(settings,
     first = fetch()
     record = validators_path(settings.http_state_dir, url)
     record.write_text('{"url": "' + url + '", "sha', encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="piawatch.state_files"):
+    with caplog.at_level(logging.WARNING, logger="ground.state_files"):
         again = fetch()  # no validators to send: an unconditional GET, and the record is rewritten
     assert again["sha256"] == first["sha256"] and f"quarantined {record}" in caplog.text
     assert json.loads(record.read_text(encoding="utf-8"))["etag"] == '"v1"'
@@ -124,7 +124,7 @@ def test_corrupt_state_between_nights_loses_nothing(tmp_path, monkeypatch, corpu
     cache entry and conditional-GET record corrupted. The warehouses end up the same."""
     monkeypatch.setattr("extract.crawl.HttpLimits", lambda: FAST)
     monkeypatch.delenv("PIAWATCH_WAREHOUSE", raising=False)
-    from piawatch.settings import load_settings
+    from ground.settings import load_settings
 
     counts = {}
     with DemoServer(corpus_dir=corpus) as server:

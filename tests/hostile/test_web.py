@@ -10,7 +10,7 @@ import pytest
 from extract.crawl import crawl_city
 from extract.http import HttpLimits, PoliteSession, connection_target, origins_of
 from extract.registry import City
-from piawatch.errors import DisallowedURL, FetchError, FetchTimeout
+from ground.errors import DisallowedURL, FetchError, FetchTimeout
 
 from .server import drip, drip_headers, page, pdf, redirect
 

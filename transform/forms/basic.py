@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from transform import bands
-from transform.forms.common import iso_date, parse_changes, risk_answers
+from transform.forms.cover import iso_date, parse_changes, risk_answers
 from transform.forms.reader import FormReader
 from transform.labels import LABELS, after
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 
+from ground.text import clean, compact
 from transform import bands
-from transform.forms.common import iso_date, parse_changes, risk_answers
+from transform.forms.cover import iso_date, parse_changes, risk_answers
 from transform.forms.reader import FormReader
 from transform.labels import LABELS
-from transform.normalize import clean, compact, find_dates, parse_date_range, section_numeral
+from transform.normalize import find_dates, parse_date_range, section_numeral
 
 _FILE_NUMBER = re.compile(r"^\(\s*\d+\s*\)\s*")
 _PROVISION_HEADING = re.compile(r"^(提供|移転)先\s*\d+\s*(.*)$")

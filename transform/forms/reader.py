@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from ground.text import clean, compact, nfkc
 from transform import labels
 from transform.layout import Cell, Row
-from transform.normalize import bracket_value, clean, compact, nfkc, section_numeral
+from transform.normalize import bracket_value, section_numeral
 
 _LEADING_NUMBER = re.compile(r"^\d+")
 # A value below its label starts this close under it: on the shared border of ruled cells, or

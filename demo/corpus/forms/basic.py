@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from demo.corpus.forms.common import LABEL_WIDTH, Form
 from demo.corpus.render import Cell
-from demo.corpus.wording import (EDUCATION_CHOICES, HANDLER_CHOICES, INCIDENT_CHOICES, RISK_CHOICES,
-                                 SUBJECT_COUNT_CHOICES, SUBMITTED_KIND_CHOICES,
-                                 threshold_result_text)
+from demo.corpus.wording import threshold_result_text
+from ground.vocabulary import (EDUCATION_ANSWERS, HANDLERS_500_OR_MORE_TEXT, INCIDENT_TEXT, RISK_ANSWERS,
+                               SUBJECT_COUNT_TEXT, SUBMITTED_KINDS_TEXT)
 
-# Ⅳ: (section heading, ((answer key, question), …)); each question takes a RISK_CHOICES answer.
+# Ⅳ: (section heading, ((answer key, question), …)); each question takes a RISK_ANSWERS answer.
 RISK_SECTIONS = (
     ("2. 特定個人情報の入手（情報提供ネットワークシステムを通じた入手を除く。）",
      (("acquisition", "目的外の入手が行われるリスクへの対策は十分か"),)),
@@ -53,18 +53,18 @@ class BasicForm(Form):
         self.section(2, "しきい値判断項目")
         self.subheading("1. 対象人数")
         self.choice("評価対象の事務の対象人数は何人か",
-                    SUBJECT_COUNT_CHOICES.get(spec.get("subject_count"), spec.get("subject_count")),
-                    SUBJECT_COUNT_CHOICES.values(), mark="subject_count_band")
+                    SUBJECT_COUNT_TEXT.get(spec.get("subject_count"), spec.get("subject_count")),
+                    SUBJECT_COUNT_TEXT.values(), mark="subject_count_band")
         self.sheet.mark("subject_count_as_of")
         self.field("いつ時点の計数か", f"{self.date(spec.get('subject_count_as_of'))} 時点")
         self.subheading("2. 取扱者数")
         self.choice("特定個人情報ファイル取扱者数は500人以上か",
-                    yes_no(spec.get("handlers_500_or_more"), *HANDLER_CHOICES), HANDLER_CHOICES,
+                    yes_no(spec.get("handlers_500_or_more"), *HANDLERS_500_OR_MORE_TEXT), HANDLERS_500_OR_MORE_TEXT,
                     mark="handler_count_500_or_more")
         self.field("いつ時点の計数か", f"{self.date(spec.get('subject_count_as_of'))} 時点")
         self.subheading("3. 重大事故")
         self.choice("過去1年以内に、評価実施機関において特定個人情報に関する重大事故が発生したか",
-                    yes_no(spec.get("serious_incident_past_year"), *INCIDENT_CHOICES), INCIDENT_CHOICES,
+                    yes_no(spec.get("serious_incident_past_year"), *INCIDENT_TEXT), INCIDENT_TEXT,
                     mark="serious_incident_past_year")
         self.section(3, "しきい値判断結果")
         self.sheet.mark("threshold_result")
@@ -111,18 +111,18 @@ class BasicForm(Form):
         self.section(4, "リスク対策")
         self.subheading("1. 提出する特定個人情報保護評価書の種類")
         submitted = tuple(spec.get("submitted_kinds") or ())
-        self.choice("提出する特定個人情報保護評価書の種類", SUBMITTED_KIND_CHOICES.get(submitted),
-                    SUBMITTED_KIND_CHOICES.values())
+        self.choice("提出する特定個人情報保護評価書の種類", SUBMITTED_KINDS_TEXT.get(submitted),
+                    SUBMITTED_KINDS_TEXT.values())
         self.sheet.row([Cell("2)又は3)を選択した評価実施機関については、それぞれ重点項目評価書又は全項目評価書において、"
                              "リスク対策の詳細が記載されている。", 1.0)])
         not_done = spec.get("not_done") or ()
         for heading, questions in RISK_SECTIONS:
             self.subheading(heading + NOT_DONE_BOXES.get(heading[0], lambda nd: "")(not_done))
             for key, question in questions:
-                self.risk(heading, question, answers.get(key, DEFAULT_ANSWER), RISK_CHOICES)
+                self.risk(heading, question, answers.get(key, DEFAULT_ANSWER), RISK_ANSWERS)
         self.subheading("8. 監査")
         self.checkboxes("実施の有無", ("自己点検", "内部監査", "外部監査"),
                         spec.get("audits", ("自己点検", "内部監査")))
         heading, key, question = EDUCATION
         self.subheading(heading)
-        self.risk(heading, question, answers.get(key, DEFAULT_EDUCATION), EDUCATION_CHOICES)
+        self.risk(heading, question, answers.get(key, DEFAULT_EDUCATION), EDUCATION_ANSWERS)

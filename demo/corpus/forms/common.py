@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from demo.corpus.render import GOTHIC, Cell, Sheet
-from demo.corpus.wording import KIND_TITLE, TIMING_TEXT, era_date, numbered_choices, spaced
+from demo.corpus.wording import era_date, numbered_choices, spaced
+from ground.vocabulary import KIND_TEXT, TIMING_TEXT
 
 ROMAN = {1: "Ⅰ", 2: "Ⅱ", 3: "Ⅲ", 4: "Ⅳ", 5: "Ⅴ", 6: "Ⅵ"}
 LATIN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
@@ -81,7 +82,7 @@ class Form:
     def cover(self, kind: str, contents: list[str]) -> None:
         spec = self.spec
         self.sheet.spacer(8)
-        self.sheet.text(f"特定個人情報保護評価書（{KIND_TITLE[kind]}）", GOTHIC, 15.0, center=True)
+        self.sheet.text(f"特定個人情報保護評価書（{KIND_TEXT[kind]}）", GOTHIC, 15.0, center=True)
         self.sheet.spacer(10)
         if self.look.stacked:  # 評価書番号 above 評価書名, each with its value below
             for label, value in (("評価書番号", str(spec["assessment_number"])), ("評価書名", spec["title"])):

@@ -14,10 +14,9 @@ import yaml
 
 from demo.corpus.forms.common import Form
 from demo.corpus.render import Cell
-from demo.corpus.wording import (EDUCATION_CHOICES, FILE_SUBJECT_CHOICES, INCIDENT_CHOICES,
-                                 OUTSOURCED_HANDLER_CHOICES, RECORD_ITEM_CHOICES, RISK_CHOICES,
-                                 SUBJECT_COUNT_CHOICES, THRESHOLD_RESULT_CHOICES,
+from demo.corpus.wording import (OUTSOURCED_HANDLER_CHOICES, RECORD_ITEM_CHOICES, THRESHOLD_RESULT_CHOICES,
                                  threshold_result_text)
+from ground.vocabulary import EDUCATION_ANSWERS, FILE_SUBJECT_TEXT, INCIDENT_TEXT, RISK_ANSWERS, SUBJECT_COUNT_TEXT
 
 PHRASES = Path(__file__).resolve().parent.parent / "phrases.yaml"
 
@@ -93,8 +92,8 @@ class DetailedForm(Form):
         self.sheet.mark("business_name")
         self.field("①事務の名称", spec["business_name"])
         self.field("②事務の内容 ※", spec.get("business_description"))
-        self.choice("③対象人数", SUBJECT_COUNT_CHOICES.get(spec.get("subject_count"), spec.get("subject_count")),
-                    SUBJECT_COUNT_CHOICES.values(), mark="subject_count_band")
+        self.choice("③対象人数", SUBJECT_COUNT_TEXT.get(spec.get("subject_count"), spec.get("subject_count")),
+                    SUBJECT_COUNT_TEXT.values(), mark="subject_count_band")
         self.subheading("2. 特定個人情報ファイルを取り扱う事務において使用するシステム")
         for number, system in enumerate(spec.get("systems") or [], 1):
             self.subheading(f"システム{number}")
@@ -133,8 +132,8 @@ class DetailedForm(Form):
         self.sheet.row([Cell(f"（{number}）{file['name']}", 1.0)])
         self.subheading("2. 基本情報")
         self.choice("①ファイルの種類 ※", file.get("type", FILE_TYPES[0]), FILE_TYPES)
-        self.choice("②対象となる本人の数", FILE_SUBJECT_CHOICES.get(file.get("subject_band"), file.get("subject_band")),
-                    FILE_SUBJECT_CHOICES.values())
+        self.choice("②対象となる本人の数", FILE_SUBJECT_TEXT.get(file.get("subject_band"), file.get("subject_band")),
+                    FILE_SUBJECT_TEXT.values())
         self.field("③対象となる本人の範囲 ※", file.get("scope"))
         if full:
             self.field("その必要性", file.get("scope_reason"))
@@ -206,7 +205,7 @@ class DetailedForm(Form):
                 self.field(f"②{word}先における用途", entry.get("use"))
                 self.field(f"③{word}する情報", entry.get("info"))
                 self.choice(f"④{word}する情報の対象となる本人の数",
-                            FILE_SUBJECT_CHOICES.get(entry.get("band"), entry.get("band")), FILE_SUBJECT_CHOICES.values())
+                            FILE_SUBJECT_TEXT.get(entry.get("band"), entry.get("band")), FILE_SUBJECT_TEXT.values())
                 self.field(f"⑤{word}する情報の対象となる本人の範囲", entry.get("scope") or file.get("scope"))
                 self.checkboxes(f"⑥{word}方法", METHODS, entry.get("methods") or ())
                 self.field("⑦時期・頻度", entry.get("frequency"))
@@ -237,14 +236,14 @@ class DetailedForm(Form):
                     self.field(label, measures.get(risk["key"], text).replace("{city}", city))
                 if risk["key"] == STORAGE_INCIDENT_RISK:
                     self.incident(file)
-                self.risk(section["heading"], risk["label"], answers.get(risk["key"], DEFAULT_ANSWER), RISK_CHOICES,
+                self.risk(section["heading"], risk["label"], answers.get(risk["key"], DEFAULT_ANSWER), RISK_ANSWERS,
                           label="リスクへの対策は十分か")
 
     def incident(self, file: dict) -> None:
         occurred = self.spec.get("serious_incident_past_3_years")
         # the same question is item ⑨ of 様式4's リスク1 and item ② of 様式3's only storage risk
         self.choice(f"{'⑨' if self.full else '②'}過去3年以内に、評価実施機関において、個人情報に関する重大事故が発生したか",
-                    None if occurred is None else INCIDENT_CHOICES[0 if occurred else 1], INCIDENT_CHOICES,
+                    None if occurred is None else INCIDENT_TEXT[0 if occurred else 1], INCIDENT_TEXT,
                     mark="serious_incident_past_3_years")
         if occurred:
             self.field("その内容", self.spec.get("incident_detail"))
@@ -257,7 +256,7 @@ class DetailedForm(Form):
         self.field("具体的な方法", spec.get("audit_method"))
         self.subheading(education_heading)
         answer = (spec.get("risk_answers") or {}).get("education", "十分に行っている")
-        self.risk(education_heading, "従業者に対する教育・啓発", answer, EDUCATION_CHOICES)
+        self.risk(education_heading, "従業者に対する教育・啓発", answer, EDUCATION_ANSWERS)
         self.field("具体的な方法", spec.get("education_method"))
 
     # --- Ⅳ/Ⅴ, Ⅴ/Ⅵ --------------------------------------------------------------------------------

@@ -1,0 +1,68 @@
+"""The pipeline's parse step on real PDFs: records and failures are staged, nothing is parsed twice."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from extract.store import store_pdf
+from piawatch.pipeline import documents_to_parse, parse_step, stage_cached_parses
+
+CORPUS_PDF = "111007-saitama-36-basic"
+
+
+@pytest.fixture
+def stored(settings):
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[2] / "demo" / "corpus"
+
+    def store(relative: str) -> dict:
+        sha256 = store_pdf(settings.raw_dir, (corpus / relative).read_bytes())
+        return {"sha256": sha256, "url": f"http://example.lg.jp/{relative}", "city_code": "111007"}
+
+    return store
+
+
+def _staged(settings, run_id, sha256) -> dict:
+    return json.loads((settings.run_staging_dir(run_id) / "parse" / f"{sha256}.json").read_text(encoding="utf-8"))
+
+
+def test_a_parsed_version_is_staged_and_cached(settings, stored):
+    document = stored(f"pdf/{CORPUS_PDF}.pdf")
+    assert parse_step(settings, "run1", document) == {"sha256": document["sha256"], "ok": True, "error": None}
+    staged = _staged(settings, "run1", document["sha256"])
+    assert staged["record"]["organization"] == "さいたま市長"
+    assert staged["record"]["source"]["sha256"] == document["sha256"]
+
+    # the next night: the version is known, so nothing is selected for parsing, and the cached
+    # record is staged for the loader as it was
+    cache = settings.parsed_dir / f"{document['sha256']}.json"
+    before = cache.stat().st_mtime_ns
+    assert documents_to_parse(settings, [[document]]) == []
+    assert stage_cached_parses(settings, "run2", [[document]]) == 1
+    assert _staged(settings, "run2", document["sha256"])["record"] == staged["record"]
+    assert cache.stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("name, code, cached", [
+    ("broken/html-error-page.pdf", "not_a_pdf", True),
+    ("broken/truncated.pdf", "corrupt_pdf", True),
+    ("broken/encrypted.pdf", "encrypted_pdf", True),
+    ("broken/minutes.pdf", "not_an_assessment", True),
+])
+def test_an_unreadable_version_is_staged_as_a_failure(settings, stored, name, code, cached):
+    document = stored(name)
+    result = parse_step(settings, "run1", document)
+    assert result["ok"] is False and result["error"] == code
+    staged = _staged(settings, "run1", document["sha256"])
+    assert staged["error"]["code"] == code and staged["error"]["reason"]
+    assert (settings.parsed_dir / f"{document['sha256']}.json").exists() is cached
+
+
+def test_a_missing_raw_file_is_a_failure_not_a_crash(settings):
+    document = {"sha256": "0" * 64, "url": "http://example.lg.jp/gone.pdf", "city_code": "111007"}
+    result = parse_step(settings, "run1", document)
+    assert result["ok"] is False
+    assert _staged(settings, "run1", document["sha256"])["error"]["reason"]
