@@ -15,7 +15,7 @@ from extract.discover import discover
 from extract.fetch import fetch_pdf
 from extract.http import HttpLimits, PoliteSession
 from extract.registry import City
-from ground.errors import FetchError, UnreadablePDF
+from ground.errors import FetchError, UnreadablePDF, failure_row
 from ground.settings import Settings
 
 
@@ -48,7 +48,7 @@ def crawl_city(city: City, settings: Settings, *, limits: HttpLimits | None = No
                 document = fetch_pdf(session, link["url"], raw_dir=settings.raw_dir,
                                      http_state_dir=settings.http_state_dir, max_bytes=limits.max_pdf_bytes)
             except (FetchError, UnreadablePDF) as exc:
-                failures.append({"stage": "fetch", "url": link["url"], "code": exc.code, "reason": exc.reason})
+                failures.append(failure_row("fetch", link["url"], exc.code, exc.reason))
                 continue
             documents.append({**document, "link_text": link["link_text"], "found_on": link["found_on"]})
         fetches = session.fetch_log

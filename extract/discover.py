@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from extract.http import HttpLimits, PoliteSession, origins_of
 from extract.links import is_pdf_url, may_be_page, parse_links
-from ground.errors import FetchError, HTTPStatusError
+from ground.errors import FetchError, HTTPStatusError, failure_row
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class Discovery:
     errors: list[FetchError] = field(default_factory=list, repr=False)
 
     def fail(self, url: str, exc: FetchError) -> None:
-        self.failures.append({"stage": "discover", "url": url, "code": exc.code, "reason": exc.reason})
+        self.failures.append(failure_row("discover", url, exc.code, exc.reason))
         self.errors.append(exc)
 
     def add_link(self, url: str, text: str | None, found_on: str | None) -> None:

@@ -15,10 +15,8 @@ from pathlib import Path
 from extract.http import PoliteSession, require_success
 from extract.store import raw_path, store_pdf
 from ground.errors import NotAPDF
+from ground.sniff import not_a_pdf_reason
 from ground.state_files import read_state, write_json
-
-# The PDF header may follow a little junk (some servers prepend a BOM or blank lines).
-PDF_HEADER_WINDOW = 1024
 
 
 def validators_path(http_state_dir: Path, url: str) -> Path:
@@ -44,16 +42,10 @@ def write_validators(http_state_dir: Path, url: str, state: dict) -> None:
 
 def check_pdf_bytes(body: bytes, url: str, content_type: str) -> None:
     """NotAPDF unless ``body`` carries the %PDF- header, with what it looks like instead."""
-    if b"%PDF-" in body[:PDF_HEADER_WINDOW]:
-        return
-    served_as = f"served as {content_type}" if content_type else "served without a Content-Type"
-    if not body:
-        raise NotAPDF(f"{url}: {served_as} but empty (0 bytes)")
-    head = body[:PDF_HEADER_WINDOW].lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
-        raise NotAPDF(f"{url}: {served_as} but is an HTML page, not a PDF (no %PDF- header)")
-    start = body[:16].decode("latin-1").encode("unicode_escape").decode("ascii")
-    raise NotAPDF(f"{url}: {served_as} but has no %PDF- header (starts with {start!r})")
+    reason = not_a_pdf_reason(body)
+    if reason:
+        served_as = f"served as {content_type}" if content_type else "served without a Content-Type"
+        raise NotAPDF(f"{url}: {served_as} but {reason}")
 
 
 def fetch_pdf(session: PoliteSession, url: str, *, raw_dir: Path, http_state_dir: Path,

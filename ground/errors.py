@@ -15,6 +15,11 @@ class PiaWatchError(Exception):
         self.reason = reason
 
 
+def failure_row(stage: str, url: str | None, code: str, reason: str) -> dict:
+    """A staged failure as the loader's ``failures`` table takes it: where it happened, and why."""
+    return {"stage": stage, "url": url, "code": code, "reason": reason}
+
+
 class ConfigError(PiaWatchError):
     code = "config"
 

@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from ground import capabilities  # noqa: E402
-from transform.pdf import Box, PageLayout, TextLine, open_pdf  # noqa: E402
+from transform.pdf import Box, PageLayout, TextLine, near_groups, open_pdf  # noqa: E402
 
 DPI = 300
 # A page is rendered at DPI unless that would take more pixels than this (an A4 page at 300 dpi
@@ -269,14 +269,8 @@ def cell_box(cell: Cell, dpi: float) -> Box:
 
 def _text_lines(ink: np.ndarray) -> list[tuple[int, int]]:
     """(first, last) ink rows of each text line of a crop."""
-    rows = np.where(ink.any(axis=1))[0]
-    lines: list[tuple[int, int]] = []
-    for row in rows.tolist():
-        if lines and row - lines[-1][1] <= LINE_SPLIT_PX:
-            lines[-1] = (lines[-1][0], row)
-        else:
-            lines.append((row, row))
-    return lines
+    rows = np.where(ink.any(axis=1))[0].tolist()
+    return [(group[0], group[-1]) for group in near_groups(rows, LINE_SPLIT_PX)]
 
 
 def _read(clean: np.ndarray, x: int, y: int, width: int, height: int, psm: int, scale: float) -> list[TextLine]:

@@ -25,6 +25,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ground.errors import CorruptPDF, EncryptedPDF, NotAPDF
+from ground.sniff import PDF_HEADER_WINDOW, not_a_pdf_reason
 
 # A PDF's trailer ends with %%EOF within its last bytes; a download cut short has none.
 EOF_WINDOW = 4096
@@ -139,17 +140,13 @@ def check_bytes(path: str | Path) -> None:
     """Raise NotAPDF / CorruptPDF for bytes that cannot be a readable PDF, before any parser runs."""
     path = Path(path)
     size = path.stat().st_size
-    if size == 0:
-        raise NotAPDF("empty file (0 bytes)")
     with path.open("rb") as handle:
-        head = handle.read(1024)
+        head = handle.read(PDF_HEADER_WINDOW)
         handle.seek(max(0, size - EOF_WINDOW))
         tail = handle.read()
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if stripped.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")) or b"<html" in stripped[:512]:
-        raise NotAPDF("an HTML page, not a PDF (the server sent an error or landing page)")
-    if b"%PDF-" not in head:
-        raise NotAPDF(f"no %PDF- header (starts with {head[:16]!r})")
+    reason = not_a_pdf_reason(head)
+    if reason:
+        raise NotAPDF(f"the file {reason}")
     if b"%%EOF" not in tail:
         raise CorruptPDF(f"truncated PDF: no %%EOF marker at the end of its {size} bytes")
 

@@ -59,7 +59,7 @@ def test_real_pdf_passes_the_sniff():
 @pytest.mark.parametrize("body, content_type, reason", [
     ((CORPUS / "broken" / "html-error-page.pdf").read_bytes(), "application/pdf",
      "served as application/pdf but is an HTML page, not a PDF (no %PDF- header)"),
-    (b"", "application/pdf", "served as application/pdf but empty (0 bytes)"),
+    (b"", "application/pdf", "served as application/pdf but is empty (0 bytes)"),
     (b"PK\x03\x04\x14\x00\x06\x00", "", "served without a Content-Type but has no %PDF- header (starts with 'PK\\\\x03"),
 ])
 def test_what_is_not_a_pdf_is_named(body, content_type, reason):
