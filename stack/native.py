@@ -5,7 +5,7 @@ services of ``stack/services.py`` configured by ``stack/airflow.env`` — the sa
 same variables as docker-compose.yml, only the addresses differ. Every process it starts is
 recorded in ``stack/run/<name>.json`` (pid and start time) and stopped by that pid.
 
-    python -m stack.native start [--workers N] [--dags-folder DIR] [--demo]
+    python -m stack.native start [--workers N] [--concurrency N] [--dags-folder DIR] [--demo]
     python -m stack.native stop
     python -m stack.native status
     python -m stack.native trigger DAG_ID [--conf JSON] [--wait SECONDS]
@@ -108,6 +108,11 @@ class Stack:
     @property
     def api_url(self) -> str:
         return f"http://{HOST}:{self.api_port}"
+
+    @property
+    def slots(self) -> int:
+        """Task slots of all workers together (each runs AIRFLOW__CELERY__WORKER_CONCURRENCY tasks)."""
+        return len(self.workers) * int(self.environ["AIRFLOW__CELERY__WORKER_CONCURRENCY"])
 
     @property
     def admin_password(self) -> str:
@@ -408,12 +413,19 @@ def start_demo_site(paths: StackPaths, environ: dict[str, str]) -> str:
     return url
 
 
-def start(data_dir: Path, *, workers: int = 2, dags_folder: Path | None = None,
+def start(data_dir: Path, *, workers: int = 2, concurrency: int | None = None, dags_folder: Path | None = None,
           overrides: dict[str, str] | None = None, demo: bool = False) -> Stack:
     """Start the whole stack and return once the api-server answers; stops what it started on error.
 
+    ``workers`` Celery workers, each its own process, host name, log and pid file; ``concurrency``:
+    tasks each runs at once (default stack/airflow.env's). One worker process per core at
+    concurrency 1 makes the number of workers the number of tasks at once, as separate hosts would.
     ``demo``: also serve the bundled demo websites and point ``PIAWATCH_DEMO_URL`` at them.
     """
+    if workers < 1 or (concurrency is not None and concurrency < 1):
+        raise StackError("a stack needs at least 1 worker with at least 1 slot")
+    if concurrency is not None:
+        overrides = {**(overrides or {}), "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(concurrency)}
     paths = StackPaths(data_dir.resolve())
     running = [name for name in _recorded_names(paths) if recorded_pid(paths, name)]
     if running:
@@ -448,7 +460,7 @@ def start(data_dir: Path, *, workers: int = 2, dags_folder: Path | None = None,
         raise
     paths.state.write_text(json.dumps({
         "postgres_port": postgres_port, "redis_port": redis_port, "api_port": api_port,
-        "workers": list(stack.workers),
+        "workers": list(stack.workers), "concurrency": stack.slots // len(stack.workers),
     }))
     return stack
 
@@ -483,7 +495,9 @@ def load_stack(data_dir: Path) -> Stack:
     state = json.loads(paths.state.read_text())
     secrets = load_or_create_secrets(paths.secrets)
     environ = stack_environment(paths, secrets, postgres_port=state["postgres_port"],
-                                redis_port=state["redis_port"], api_port=state["api_port"])
+                                redis_port=state["redis_port"], api_port=state["api_port"],
+                                overrides={"AIRFLOW__CELERY__WORKER_CONCURRENCY": str(state["concurrency"])}
+                                if "concurrency" in state else None)
     return Stack(paths, state["postgres_port"], state["redis_port"], state["api_port"],
                  tuple(state["workers"]), environ)
 
@@ -491,7 +505,7 @@ def load_stack(data_dir: Path) -> Stack:
 def describe(stack: Stack) -> str:
     lines = [
         f"Airflow UI:  {stack.api_url}/   login: {ADMIN_USER} / {stack.admin_password}",
-        f"Celery workers: {', '.join(stack.workers)}   PostgreSQL {HOST}:{stack.postgres_port}   "
+        f"Celery workers: {', '.join(stack.workers)} ({stack.slots} task slots)   PostgreSQL {HOST}:{stack.postgres_port}   "
         f"Redis {HOST}:{stack.redis_port}",
         f"pids: {stack.paths.run}/   logs: {stack.paths.logs}/",
         f"warehouse ({stack.warehouse.backend}): {stack.warehouse}",
@@ -525,6 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     start_parser = commands.add_parser("start", help="start the stack under $PIAWATCH_DATA_DIR/stack")
     start_parser.add_argument("--workers", type=int, default=2, help="Celery workers to run (default 2)")
+    start_parser.add_argument("--concurrency", type=int,
+                              help="tasks each worker runs at once (default: stack/airflow.env's, 4)")
     start_parser.add_argument("--dags-folder", type=Path, help="another DAG folder than the project's dags/")
     start_parser.add_argument("--demo", action="store_true",
                               help="also serve the bundled demo municipal websites to crawl")
@@ -539,7 +555,8 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = load_settings().data_dir
     try:
         if args.command == "start":
-            stack = start(data_dir, workers=args.workers, dags_folder=args.dags_folder, demo=args.demo)
+            stack = start(data_dir, workers=args.workers, concurrency=args.concurrency,
+                          dags_folder=args.dags_folder, demo=args.demo)
             print(describe(stack))
         elif args.command == "trigger":
             return trigger(load_stack(data_dir), args.dag_id, args.conf, args.wait)
