@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import soupsieve
 import yaml
 
-from extract.http import connection_target, origins_of
+from extract.http import blocked_address_reason, connection_target, origins_of
 from ground.errors import ConfigError, DisallowedURL
 
 DEFAULT_DEPTH = 2
@@ -218,8 +218,6 @@ def expand_variables(value: str, environment: dict[str, str]) -> str:
 def _local_address(host: str) -> str | None:
     """Why a registry URL's host is loopback or private — for an address written out or a
     localhost name only: names in public DNS are checked by the crawler at each connection."""
-    from extract.http import blocked_address_reason
-
     bare = host.strip("[]").lower()
     try:
         ipaddress.ip_address(bare)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ground.state_files import read_state, write_json
+from transform.parse import PARSER_VERSION
 
 DETERMINISTIC_FAILURES = {"not_a_pdf", "encrypted_pdf", "corrupt_pdf", "not_an_assessment"}
 RETRIED_FAILURES = {"parse_limit", "parser_crash"}
@@ -40,8 +41,6 @@ def _problem(sha256: str):
 
 
 def _current(parsed_dir: Path, sha256: str) -> dict | None:
-    from transform.parse import PARSER_VERSION
-
     entry = read_state(cache_path(parsed_dir, sha256), _problem(sha256))
     return entry if entry is not None and entry["parser_version"] == PARSER_VERSION else None
 

@@ -36,6 +36,7 @@ from pathlib import Path  # noqa: E402
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+import pypdfium2.raw as pdfium_c  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from ground import capabilities  # noqa: E402
@@ -79,7 +80,7 @@ PAD_PX = 10  # white margin around a crop given to Tesseract
 @lru_cache(maxsize=1)
 def _tesserocr_api():
     """The process's one libtesseract instance (loading the Japanese model takes about 0.3 s)."""
-    import tesserocr
+    import tesserocr  # optional (ground.capabilities): the tesseract program serves without it
 
     return tesserocr.PyTessBaseAPI(path=str(capabilities.tessdata_dir(LANGUAGE)) + os.sep, lang=LANGUAGE)
 
@@ -346,8 +347,6 @@ def page_image(gray: np.ndarray, dpi: float) -> PageImage:
 
 def scan_dpi(path: str | Path, number: int) -> float | None:
     """The resolution the page's largest image was scanned at, or None (no image)."""
-    import pypdfium2.raw as pdfium_c
-
     with open_pdf(path) as document:
         page = document[number - 1]
         try:

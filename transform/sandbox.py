@@ -113,6 +113,7 @@ def _virtual_bytes() -> int:
 
 
 def _child(path: str, sha256: str | None, memory_mb: int) -> tuple[str, object]:
+    # imported here, in the child only: the parent (a pipeline step, the CLI) never loads pdfium
     import pypdfium2
 
     from transform.parse import parse_pdf

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from website import charts, pages
+from website.data import open_for_site, read_site_data
 from website.render import Writer, content_hash
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,6 @@ def _data_docs_link(settings, out_dir: Path, run_id: str | None) -> str | None:
 
 def build_site(settings, out_dir: Path | None = None) -> BuildResult:
     """Read the warehouse (its published read-only copy) and write the site incrementally."""
-    from website.data import open_for_site, read_site_data
-
     started = time.perf_counter()
     out_dir = Path(out_dir or site_dir(settings))
     con = open_for_site(settings.warehouse)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import altair as alt
 import pandas as pd
+import vl_convert
 
 FONT = "IPAexGothic, IPAGothic, 'Noto Sans CJK JP', sans-serif"
 KIND_COLORS = {"基礎項目評価書": "#4c78a8", "重点項目評価書": "#f58518", "全項目評価書": "#54a24b"}
@@ -64,6 +65,4 @@ def required_vs_published(points: list[dict]) -> dict:
 
 
 def render_svg(spec: dict) -> str:
-    import vl_convert
-
     return vl_convert.vegalite_to_svg(spec)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from alerts.wording import label, words
 from ground import vocabulary
 from ground.schema import FIELDS, KIND_LABELS
 from quality.rules import RULES
@@ -144,8 +145,6 @@ def _is_iso_date(value) -> bool:
 def evidence_rows(values: dict, pages: dict) -> list[dict]:
     """A finding's disagreeing values as rows (label, value, page), worded as its alert words them
     (alerts.wording); values only the rule's arithmetic needs (kind weights) are left out."""
-    from alerts.wording import label, words
-
     rows = []
     for name, value in values.items():
         if name in _ARITHMETIC:

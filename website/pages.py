@@ -8,13 +8,14 @@ page is about that (the overview's last run, a city's last successful crawl).
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from ground.schema import FIELDS, KINDS
 from quality.rules import RULES
-from quality.threshold import KIND_REQUIRED_BY_RESULT
+from quality.threshold import KIND_REQUIRED_BY_RESULT, KIND_WEIGHT
 from website.labels import (FAMILY_LABELS, FIELD_LABELS, FILE_SUBJECT_LABELS, RULE_TEXTS, SEVERITY_LABELS,
                             SEVERITY_ORDER, TIMING_LABELS, evidence_rows, kind_label, printed,
                             rule_title)
@@ -155,8 +156,6 @@ class Site:
 
 
 def _weight(kind: str) -> int:
-    from quality.threshold import KIND_WEIGHT
-
     return KIND_WEIGHT.get(kind, 0)
 
 
@@ -232,8 +231,6 @@ def _diff_text(field: str, text: str | None) -> str | None:
 
 def _list_items(text: str | None) -> list[str]:
     """A list field's rows as one line each (the diff view stores them as JSON text)."""
-    import json
-
     try:
         items = json.loads(text) if text else []
     except ValueError:

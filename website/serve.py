@@ -10,9 +10,12 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import webbrowser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from website.build import build_site, site_dir
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -75,9 +78,6 @@ class SiteServer(ThreadingHTTPServer):
 
 def serve(settings, *, open_browser: bool = False, serve: bool = False, port: int = 8000) -> int:
     """``piawatch site``: build, print the index's path, then open and/or serve it."""
-    import webbrowser
-
-    from website.build import build_site, site_dir
 
     result = build_site(settings)
     print(f"{result.index}  ({result.rendered} files written, {result.skipped} unchanged, "
