@@ -4,17 +4,27 @@
 Every night at 02:00 Asia/Tokyo:
 
 0. **list_cities**: the same checks as `piawatch doctor` (registry, warehouse, alert channels):
-   a broken configuration fails the run here, before anything is crawled.
-1. **crawl_city** (mapped over the registry's cities, in parallel): discover PDF links, fetch new or
-   changed PDFs into the content-addressed store, stage `crawl/<city>.json`.
-2. **parse_document** (mapped over PDF versions not parsed before): parse to the CONTRACT record,
-   stage `parse/<sha256>.json`. A bad PDF is staged as a failure, never fails the run.
-3. **load_warehouse**: the one writer of the warehouse (DuckDB file or DuckLake), one transaction per run.
-4. **check_quality**: the Great Expectations rules; findings into the warehouse, Data Docs built.
-5. **send_alerts**: once per new `error` finding; resolved when a new version fixes it.
-6. **report**: the run's status (success, partial or failed, see `piawatch.lifecycle`); the static
+   a broken configuration fails the run here, before anything is crawled. Returns the registry's
+   cities in crawl batches (`piawatch.batches`).
+1. **crawl_cities** (mapped over the batches of cities, in parallel; each batch crawls 4 of its
+   cities at once, one request at a time per host): discover PDF links, fetch new or changed PDFs
+   into the content-addressed store, stage `crawl/<city>.json`. A failing city is its failure row.
+2. **select_new_versions**: stage the cached parses; cut the PDF versions never parsed into
+   batches of about 30 s of parsing, estimated from their size.
+3. **parse_documents** (mapped over those batches): parse each PDF to the CONTRACT record, stage
+   `parse/<sha256>.json`. A bad PDF is staged as its failure, never fails the batch or the run.
+4. **load_warehouse**: the one writer of the warehouse (DuckDB file or DuckLake), one transaction per run.
+5. **check_quality**: the Great Expectations rules; findings into the warehouse, Data Docs built.
+6. **send_alerts**: once per new `error` finding; resolved when a new version fixes it.
+7. **report**: the run's status (success, partial or failed, see `piawatch.lifecycle`); the static
    site rebuilt under `reports/site/` (`website/`); a short summary in the task log and under
    `reports/<run_id>/summary.md`.
+8. **maintain_warehouse**: on a DuckLake, small files merged, snapshots older than
+   `PIAWATCH_LAKE_SNAPSHOT_DAYS` expired, unused files deleted; on a DuckDB file, a CHECKPOINT.
+   The task log shows the file counts before and after (`load.maintenance`).
+
+Both mappings stay within Airflow's `core.max_map_length` (default 1024,
+`AIRFLOW__CORE__MAX_MAP_LENGTH`): batches grow rather than outnumber it.
 
 Logic lives in `piawatch.pipeline`; `piawatch run` does the same without a scheduler.
 Configuration: `PIAWATCH_DATA_DIR`, `PIAWATCH_REGISTRY`, `PIAWATCH_WAREHOUSE`, alert channels,
@@ -52,6 +62,15 @@ def _settings():
     return load_settings()
 
 
+def _max_batches() -> int:
+    """Airflow refuses to map over more items than core.max_map_length: make no more batches."""
+    from airflow.sdk import conf
+
+    from piawatch.batches import AIRFLOW_MAX_MAP_LENGTH
+
+    return conf.getint("core", "max_map_length", fallback=AIRFLOW_MAX_MAP_LENGTH)
+
+
 def _run_id() -> str:
     from piawatch.pipeline import run_id_from_airflow
 
@@ -78,33 +97,34 @@ def _run_id() -> str:
 )
 def piawatch_nightly():
     @task
-    def list_cities() -> list[str]:
-        from piawatch.pipeline import plan_run
+    def list_cities() -> list[list[str]]:
+        from piawatch.pipeline import crawl_plan
 
         params = get_current_context()["params"]
-        return plan_run(_settings(), only=params["cities"] or None, demo=params["demo"])
+        return crawl_plan(_settings(), only=params["cities"] or None, demo=params["demo"],
+                          max_batches=_max_batches())
 
     @task(max_active_tis_per_dagrun=4, queue=CRAWL_QUEUE)
-    def crawl_city(city_code: str) -> list[dict]:
-        from piawatch.pipeline import crawl_step
+    def crawl_cities(city_codes: list[str]) -> list[dict]:
+        from piawatch.pipeline import crawl_batch_step
 
-        return crawl_step(_settings(), _run_id(), city_code)
+        return crawl_batch_step(_settings(), _run_id(), city_codes)
 
     @task
-    def select_new_versions(crawled: list[list[dict]]) -> list[dict]:
-        from piawatch.pipeline import documents_to_parse, stage_cached_parses
+    def select_new_versions(crawled: list[list[dict]]) -> list[list[dict]]:
+        from piawatch.pipeline import parse_plan
 
-        settings = _settings()
         # Index rather than iterate: iterating a lazy XCom sequence probes one past its end.
         crawled = [crawled[i] for i in range(len(crawled))]
-        stage_cached_parses(settings, _run_id(), crawled)
-        return documents_to_parse(settings, crawled)
+        return parse_plan(_settings(), _run_id(), crawled, max_batches=_max_batches())
 
-    @task(execution_timeout=timedelta(minutes=10))
-    def parse_document(document: dict) -> dict:
-        from piawatch.pipeline import parse_step
+    # A batch starts no PDF after 30 min (piawatch.batches.PARSE_BATCH_BUDGET_SECONDS) and each
+    # parse has its own limit (PIAWATCH_PARSE_TIMEOUT), so the hour is never reached by a batch.
+    @task(execution_timeout=timedelta(hours=1))
+    def parse_documents(documents: list[dict]) -> list[dict]:
+        from piawatch.pipeline import parse_batch_step
 
-        return parse_step(_settings(), _run_id(), document)
+        return parse_batch_step(_settings(), _run_id(), documents)
 
     @task(trigger_rule="none_failed", pool=WAREHOUSE_POOL, max_active_tis_per_dag=1)
     def load_warehouse() -> dict:
@@ -135,10 +155,16 @@ def piawatch_nightly():
         print(summary)
         return summary
 
-    crawled = crawl_city.expand(city_code=list_cities())
-    parsed = parse_document.expand(document=select_new_versions(crawled))
+    @task(pool=WAREHOUSE_POOL, max_active_tis_per_dag=1)
+    def maintain_warehouse() -> dict:
+        from piawatch.pipeline import maintain_step
+
+        return maintain_step(_settings())
+
+    crawled = crawl_cities.expand(city_codes=list_cities())
+    parsed = parse_documents.expand(documents=select_new_versions(crawled))
     loaded = load_warehouse()
-    parsed >> loaded >> check_quality() >> send_alerts() >> report()
+    parsed >> loaded >> check_quality() >> send_alerts() >> report() >> maintain_warehouse()
 
 
 piawatch_nightly()

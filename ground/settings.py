@@ -38,6 +38,7 @@ KNOWN_VARIABLES = {
     "PIAWATCH_PARSE_MEMORY_MB": "memory one PDF's parse may use",
     "PIAWATCH_FAILED_SHARE": "share of cities that may fail before a run counts as failed",
     "PIAWATCH_STALE_RUN_HOURS": "hours after which a run still 'running' is marked failed",
+    "PIAWATCH_LAKE_SNAPSHOT_DAYS": "days of DuckLake snapshots (time travel) lake maintenance keeps",
     "PIAWATCH_POSTGRES_BIN": "directory of the stack's PostgreSQL programs",
     "PIAWATCH_POSTGRES_PASSWORD": "stack secret",
     "PIAWATCH_REDIS_PASSWORD": "stack secret",
@@ -51,6 +52,7 @@ KNOWN_VARIABLES = {
 }
 DEFAULT_FAILED_SHARE = 0.5
 DEFAULT_STALE_RUN_HOURS = 12.0
+DEFAULT_LAKE_SNAPSHOT_DAYS = 7.0
 
 
 LAKE_PREFIX = "ducklake:"
@@ -152,6 +154,8 @@ class Settings:
     failed_share: float = DEFAULT_FAILED_SHARE
     # A run still `running` this long after it started has lost its process: marked failed.
     stale_run_hours: float = DEFAULT_STALE_RUN_HOURS
+    # Lake maintenance (load.maintenance) expires DuckLake snapshots older than this.
+    lake_snapshot_days: float = DEFAULT_LAKE_SNAPSHOT_DAYS
 
     @property
     def raw_dir(self) -> Path:
@@ -200,4 +204,6 @@ def load_settings() -> Settings:
     return Settings(data_dir=data_dir, registry_path=registry, user_agent=user_agent, contact=contact,
                     failed_share=_number(os.environ, "PIAWATCH_FAILED_SHARE", DEFAULT_FAILED_SHARE, 0, 1),
                     stale_run_hours=_number(os.environ, "PIAWATCH_STALE_RUN_HOURS", DEFAULT_STALE_RUN_HOURS,
-                                            0.01, 24 * 365))
+                                            0.01, 24 * 365),
+                    lake_snapshot_days=_number(os.environ, "PIAWATCH_LAKE_SNAPSHOT_DAYS", DEFAULT_LAKE_SNAPSHOT_DAYS,
+                                               0, 3650))

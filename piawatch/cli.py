@@ -29,6 +29,7 @@ examples:
   piawatch findings list         the open findings, with the ids alerts show
   piawatch findings dismiss 3f5a09c2 --reason "…"   a false positive: not alerted again
   piawatch migrate               create the warehouse, or bring its schema up to date
+  piawatch maintain              merge the lake's small files, expire old snapshots, delete unused files
   piawatch migrate --copy-from data/warehouse/piawatch.duckdb   move a file warehouse into a DuckLake
   piawatch demo run              what `make run` does: the nightly DAG on the demo websites
 
@@ -204,7 +205,7 @@ def cmd_findings_dismiss(args) -> int:
 
     from alerts.ledger import dismiss
     from ground.settings import load_settings
-    from load.warehouse import connect
+    from load.connection import connect
 
     with connect(load_settings().warehouse) as con:
         done = dismiss(con, args.finding_id, by=args.by or getpass.getuser(), reason=args.reason)
@@ -216,7 +217,7 @@ def cmd_findings_dismiss(args) -> int:
 def cmd_migrate(args) -> int:
     from ground.settings import load_settings
     from load.backend import create_catalog_database
-    from load.warehouse import connect
+    from load.connection import connect
 
     warehouse = load_settings().warehouse
     if create_catalog_database(warehouse):
@@ -232,6 +233,19 @@ def cmd_migrate(args) -> int:
         version, name = con.execute(
             "SELECT version, name FROM schema_version ORDER BY version DESC LIMIT 1").fetchone()
     print(f"{warehouse.backend} warehouse {warehouse} is at schema version {version} ({name})")
+    return 0
+
+
+def cmd_maintain(args) -> int:
+    from ground.settings import load_settings
+    from load.maintenance import summary
+    from piawatch.pipeline import maintain_step
+
+    result = maintain_step(load_settings())
+    if args.format == "json":
+        _print_json(result)
+    else:
+        print(summary(result))
     return 0
 
 
@@ -374,6 +388,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--copy-from", metavar="DUCKDB_FILE", type=Path,
                    help="first copy this DuckDB file warehouse, history and all, into the new, empty "
                         "DuckLake (switching an existing deployment to the lake)")
+
+    p = add("maintain", cmd_maintain, "merge the lake's small files, expire old snapshots, delete unused files",
+            "What the nightly DAG's last task does. On a DuckLake: rows held in the catalog written out, "
+            "small data files merged and files with deleted rows rewritten, snapshots older than "
+            "PIAWATCH_LAKE_SNAPSHOT_DAYS (default 7) expired, and files no snapshot needs deleted once "
+            "unneeded for an hour; prints the files on disk and in the catalog, and the snapshots, before "
+            "and after. On a DuckDB file: a CHECKPOINT (a file keeps no snapshots or old files).")
+    add_format(p, default="text")
 
     p = add("site", cmd_site, "build the static site of every city, document and problem",
             "Build the static site (Japanese, offline, no server needed) from the warehouse's published "

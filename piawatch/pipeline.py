@@ -78,48 +78,104 @@ def plan_run(settings: Settings, *, only: list[str] | None = None, demo: bool | 
     return city_codes(settings, only=only, demo=demo)
 
 
+def crawl_plan(settings: Settings, *, only: list[str] | None = None, demo: bool | None = None,
+               max_batches: int | None = None) -> list[list[str]]:
+    """``plan_run``'s cities in crawl batches (``piawatch.batches.city_batches``), never more than
+    ``max_batches`` of them (Airflow's max_map_length)."""
+    from piawatch.batches import city_batches
+
+    return city_batches(plan_run(settings, only=only, demo=demo), max_batches=max_batches)
+
+
+def parse_plan(settings: Settings, run_id: str, crawled: list[list[dict]], *,
+               max_batches: int | None = None) -> list[list[dict]]:
+    """After the crawl: stage the cached parses of known versions, and cut the versions never
+    parsed into parse batches (never more than ``max_batches``)."""
+    stage_cached_parses(settings, run_id, crawled)
+    return parse_batches_for(settings, documents_to_parse(settings, crawled), max_batches=max_batches)
+
+
 def crawl_step(settings: Settings, run_id: str, city_code: str) -> list[dict]:
     """Discover and fetch one city's PDFs; stage the result; return the versions to parse.
 
     Never raises for a problem with the city: an unexpected error is staged as a failure row so
     the rest of the night goes on and the city is tried again next run.
     """
+    return crawl_batch_step(settings, run_id, [city_code])
+
+
+def crawl_batch_step(settings: Settings, run_id: str, city_codes: list[str], *,
+                     threads: int | None = None, budget_s: float | None = None, on_city=None) -> list[dict]:
+    """Crawl a batch of cities (``piawatch.batches.city_batches``), ``threads`` of them at once
+    (default ``CRAWL_THREADS``); stage each city's result; return the versions to parse.
+
+    Each city gets its own HTTP session, and turns at a host are taken through the host's lock
+    file, so threads are as polite as separate processes. A city that fails is its failure row
+    (``_crawl``), never a failed batch; a city not started within ``budget_s`` (default
+    ``CRAWL_BATCH_BUDGET_SECONDS``) is a ``timeout`` row, crawled next run. ``on_city(code,
+    result)`` is called as each city is done, in the batch's order.
+    """
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from extract.registry import load_registry
+    from piawatch.batches import CRAWL_BATCH_BUDGET_SECONDS, CRAWL_THREADS
     from piawatch.progress import city_line
 
-    result = _crawl(settings, run_id, city_code)
-    log.info("crawled %s", city_line(city_code, result))
-    return _to_parse(result)
+    budget_s = CRAWL_BATCH_BUDGET_SECONDS if budget_s is None else budget_s
+    registry = {city.code: city for city in load_registry(settings.registry_path)}
+    started = time.monotonic()
+
+    def crawl(code: str) -> dict:
+        late = time.monotonic() - started > budget_s
+        return _crawl(settings, run_id, registry[code],
+                      not_started=f"not crawled: its batch spent its {budget_s:g} s on other cities "
+                                  f"(crawled next run)" if late else None)
+
+    to_parse: list[dict] = []
+    workers = max(1, min(threads or CRAWL_THREADS, len(city_codes)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crawl") as pool:
+        for code, result in zip(city_codes, pool.map(crawl, city_codes)):
+            log.info("crawled %s", city_line(code, result))
+            if on_city is not None:
+                on_city(code, result)
+            to_parse.extend(_to_parse(result))
+    return to_parse
 
 
 def _to_parse(result: dict) -> list[dict]:
     return [{"sha256": d["sha256"], "url": d["url"], "city_code": result["city_code"]} for d in result["documents"]]
 
 
-def _crawl(settings: Settings, run_id: str, city_code: str) -> dict:
-    """The crawl step's work: the staged result of one city."""
+def _crawl(settings: Settings, run_id: str, city, *, not_started: str | None = None) -> dict:
+    """The crawl step's work: the staged result of one city (a registry entry); with
+    ``not_started``, only that reason as a ``timeout`` failure."""
     from extract.crawl import crawl_city
-    from extract.registry import load_registry
     from piawatch.lifecycle import LOCAL_IO, is_local_io_error, local_io_reason
 
-    out = settings.run_staging_dir(run_id) / "crawl" / f"{city_code}.json"
-    city = next(c for c in load_registry(settings.registry_path) if c.code == city_code)
-    try:
-        result = crawl_city(city, settings)
-    except Exception as exc:  # the edge: one city's bug must not stop the night
-        if is_local_io_error(exc):  # this machine's disk, not the city: said so, and the run fails
-            code, reason = LOCAL_IO, local_io_reason(exc)
-            log.error("crawl of %s: %s", city_code, reason)
-        else:
-            code, reason = getattr(exc, "code", "crawl_error"), f"{type(exc).__name__}: {exc}"
-            log.exception("crawl of %s failed", city_code)
-        result = {
-            "city_code": city_code, "crawled_at": _now(), "pages": [], "links": [], "fetches": [],
-            "documents": [],
-            "failures": [{"stage": "crawl", "url": city.urls[0] if getattr(city, "urls", None) else None,
-                          "code": code, "reason": reason}],
-        }
+    out = settings.run_staging_dir(run_id) / "crawl" / f"{city.code}.json"
+    if not_started:
+        result = _crawl_failure(city, "timeout", not_started)
+    else:
+        try:
+            result = crawl_city(city, settings)
+        except Exception as exc:  # the edge: one city's bug must not stop the night
+            if is_local_io_error(exc):  # this machine's disk, not the city: said so, and the run fails
+                code, reason = LOCAL_IO, local_io_reason(exc)
+                log.error("crawl of %s: %s", city.code, reason)
+            else:
+                code, reason = getattr(exc, "code", "crawl_error"), f"{type(exc).__name__}: {exc}"
+                log.exception("crawl of %s failed", city.code)
+            result = _crawl_failure(city, code, reason)
     _write_json(out, result)
     return result
+
+
+def _crawl_failure(city, code: str, reason: str) -> dict:
+    """A city's staged crawl when nothing of it was read: its one failure row."""
+    return {"city_code": city.code, "crawled_at": _now(), "pages": [], "links": [], "fetches": [], "documents": [],
+            "failures": [{"stage": "crawl", "url": city.urls[0] if getattr(city, "urls", None) else None,
+                          "code": code, "reason": reason}]}
 
 
 def _cached_parse(settings: Settings, sha256: str) -> dict | None:
@@ -133,7 +189,8 @@ def parse_step(settings: Settings, run_id: str, document: dict, *, fresh: bool =
     """Parse one PDF version (or reuse the parse cache, unless ``fresh``) and stage the record or
     the failure."""
     from extract.store import raw_path
-    from load.staging import BadStagedFile, record_rows
+    from ground.errors import BadStagedFile
+    from ground.rows import record_rows
     from piawatch.lifecycle import LOCAL_IO, is_local_io_error, local_io_reason
     from transform.cache import remember
     from transform.parse import PARSER_VERSION
@@ -176,6 +233,68 @@ def documents_to_parse(settings: Settings, crawled: list[list[dict]]) -> list[di
     return [doc for sha, doc in sorted(seen.items()) if _cached_parse(settings, sha) is None]
 
 
+def parse_batch_step(settings: Settings, run_id: str, documents: list[dict], *,
+                     budget_s: float | None = None, on_document=None) -> list[dict]:
+    """Parse a batch of PDF versions (``piawatch.batches.parse_batches``) one after another, each
+    through ``parse_step``; return what each gave.
+
+    A bad PDF is its own failure row, never a failed batch: ``parse_step`` stages what the parser
+    refuses or breaks on, and anything else the step raises for one document is staged as that
+    document's ``parser_crash``. Documents not started within ``budget_s`` (default
+    ``PARSE_BATCH_BUDGET_SECONDS``) are staged as ``timeout`` and parsed next run, so a batch of
+    slow or hostile PDFs ends well inside its task's time limit. ``on_document(document, result)``
+    is called after each.
+    """
+    import time
+
+    from piawatch.batches import PARSE_BATCH_BUDGET_SECONDS
+
+    budget_s = PARSE_BATCH_BUDGET_SECONDS if budget_s is None else budget_s
+    started, results = time.monotonic(), []
+    for document in documents:
+        if time.monotonic() - started > budget_s:
+            result = _stage_parse_failure(settings, run_id, document, "timeout",
+                                          f"not parsed: its batch spent its {budget_s:g} s on other PDFs "
+                                          f"(parsed next run)")
+        else:
+            try:
+                result = parse_step(settings, run_id, document)
+            except Exception as exc:  # one document's problem, whatever it is, is not the batch's
+                log.error("parsing %s failed outside the parser: %s", document["sha256"], traceback.format_exc())
+                result = _stage_parse_failure(settings, run_id, document, "parser_crash",
+                                              f"{type(exc).__name__}: {exc}")
+        results.append(result)
+        if on_document is not None:
+            on_document(document, result)
+    return results
+
+
+def _stage_parse_failure(settings: Settings, run_id: str, document: dict, code: str, reason: str) -> dict:
+    """Stage one document's parse failure (not cached: it is tried again next run)."""
+    from transform.parse import PARSER_VERSION
+
+    sha256 = document["sha256"]
+    _write_json(settings.run_staging_dir(run_id) / "parse" / f"{sha256}.json",
+                {"sha256": sha256, "parser_version": PARSER_VERSION, "url": document.get("url"),
+                 "error": {"code": code, "reason": reason}})
+    return {"sha256": sha256, "ok": False, "error": code}
+
+
+def parse_batches_for(settings: Settings, documents: list[dict], *, max_batches: int | None = None) -> list[list[dict]]:
+    """``documents`` in batches of about ``PARSE_BATCH_SECONDS`` of parsing, each document's size
+    read from the raw store; never more than ``max_batches`` batches (Airflow's max_map_length)."""
+    from extract.store import raw_path
+    from piawatch.batches import parse_batches
+
+    def size_of(document: dict) -> int | None:
+        try:
+            return raw_path(settings.raw_dir, document["sha256"]).stat().st_size
+        except OSError:  # not stored: parse_step says so; it costs nothing to estimate
+            return None
+
+    return parse_batches(documents, size_of, max_batches=max_batches)
+
+
 def stage_cached_parses(settings: Settings, run_id: str, crawled: list[list[dict]]) -> int:
     """Stage the cached records of known versions so the loader sees every document of the run."""
     count = 0
@@ -204,7 +323,9 @@ def _run_started_at(settings: Settings, run_id: str) -> datetime | None:
 def load_step(settings: Settings, run_id: str) -> dict:
     """The single writer: load everything staged for the run in one transaction."""
     from extract.registry import load_registry
-    from load.warehouse import connect, load_run, record_run_start, write_transaction
+    from load.connection import connect, write_transaction
+    from load.loader import load_run
+    from load.runs import record_run_start
     from piawatch.lifecycle import mark_stale_runs
 
     started_at = _run_started_at(settings, run_id)
@@ -216,7 +337,7 @@ def load_step(settings: Settings, run_id: str) -> dict:
 
 
 def check_step(settings: Settings, run_id: str, *, today=None) -> dict:
-    from load.warehouse import connect
+    from load.connection import connect
     from quality import check_warehouse
 
     docs_dir = settings.reports_dir / run_id / "data-docs"
@@ -226,7 +347,7 @@ def check_step(settings: Settings, run_id: str, *, today=None) -> dict:
 
 def alert_step(settings: Settings, run_id: str) -> dict:
     from alerts import channels_from_environment, send_alerts
-    from load.warehouse import connect
+    from load.connection import connect
 
     with connect(settings.warehouse) as con:
         return send_alerts(con, run_id, channels_from_environment())
@@ -237,7 +358,8 @@ def finish_step(settings: Settings, run_id: str) -> str:
     DuckDB file, publish the copy analysts read while the next run writes (a DuckLake needs none:
     readers query it directly while it is written). Returns the status."""
     from load.export import publish_copy
-    from load.warehouse import connect, record_run_end, write_transaction
+    from load.connection import connect, write_transaction
+    from load.runs import record_run_end
     from piawatch.lifecycle import run_outcome
 
     status, error = run_outcome(settings, run_id)
@@ -248,6 +370,17 @@ def finish_step(settings: Settings, run_id: str) -> str:
     (log.info if status == "success" else log.warning)("run %s ended %s%s", run_id, status,
                                                        f": {error}" if error else "")
     return status
+
+
+def maintain_step(settings: Settings) -> dict:
+    """Lake maintenance after the night's writes (``load.maintenance``): on a DuckLake, small files
+    merged, snapshots older than ``PIAWATCH_LAKE_SNAPSHOT_DAYS`` expired and files no snapshot needs
+    deleted; on a DuckDB file, a CHECKPOINT. Logs the file counts before and after."""
+    from datetime import timedelta
+
+    from load.maintenance import maintain
+
+    return maintain(settings.warehouse, keep=timedelta(days=settings.lake_snapshot_days))
 
 
 def site_step(settings: Settings) -> None:
@@ -273,7 +406,8 @@ def report_step(settings: Settings, run_id: str | None = None) -> str:
 def begin_run(settings: Settings, run_id: str, previous_holder: dict | None = None) -> None:
     """Clear stale runs and open this run's row before anything is crawled, so a run that fails
     at any step is on record (as failed), not only one that reached the loader."""
-    from load.warehouse import connect, record_run_start, write_transaction
+    from load.connection import connect, write_transaction
+    from load.runs import record_run_start
     from piawatch.lifecycle import mark_stale_runs
 
     with connect(settings.warehouse) as con:
@@ -296,22 +430,22 @@ def run_all(settings: Settings, *, only: list[str] | None = None, demo: bool | N
     progress = progress or Progress()
     run_id = run_id or new_run_id()
     with run_lock(settings.run_lock_path, run_id) as previous_holder:
-        codes = plan_run(settings, only=only, demo=demo)
+        city_plan = crawl_plan(settings, only=only, demo=demo)
         try:
             begin_run(settings, run_id, previous_holder)
             crawled = []
-            with progress.stage("crawl", len(codes)) as stage:
-                for code in codes:
-                    result = _crawl(settings, run_id, code)
-                    crawled.append(_to_parse(result))
-                    stage.advance(city_line(code, result))
-            documents = documents_to_parse(settings, crawled)
-            with progress.stage("parse", len(documents)) as stage:
-                for document in documents:
-                    parsed = parse_step(settings, run_id, document)
-                    stage.advance(f"{document['sha256'][:12]} {'ok' if parsed['ok'] else parsed['error']} "
+            with progress.stage("crawl", sum(map(len, city_plan))) as stage:
+                for batch in city_plan:
+                    crawled.append(crawl_batch_step(settings, run_id, batch,
+                                                    on_city=lambda code, result: stage.advance(city_line(code, result))))
+            batches = parse_plan(settings, run_id, crawled)
+            with progress.stage("parse", sum(map(len, batches))) as stage:
+                def parsed(document, result):
+                    stage.advance(f"{document['sha256'][:12]} {'ok' if result['ok'] else result['error']} "
                                   f"({document.get('url')})")
-            stage_cached_parses(settings, run_id, crawled)
+
+                for batch in batches:
+                    parse_batch_step(settings, run_id, batch, on_document=parsed)
             for name, step in (("load", load_step), ("check", check_step), ("alert", alert_step)):
                 with progress.stage(name, 1) as stage:
                     step(settings, run_id)
@@ -321,5 +455,6 @@ def run_all(settings: Settings, *, only: list[str] | None = None, demo: bool | N
             reason = exc.reason if isinstance(exc, PiaWatchError) else f"{type(exc).__name__}: {exc}"
             record_failed_run(settings, run_id, reason)
             raise
+        maintain_step(settings)  # still under the run lock: it writes the warehouse too
     site_step(settings)
     return status, report_step(settings, run_id)

@@ -32,8 +32,9 @@ def test_dags_are_documented_tagged_and_retried(dagbag):
 def test_no_cycles_and_expected_chain(dagbag):
     dag = dagbag.dags["piawatch_nightly"]
     order = [t.task_id for t in dag.topological_sort()]
-    assert order.index("crawl_city") < order.index("parse_document") < order.index("load_warehouse")
+    assert order.index("crawl_cities") < order.index("parse_documents") < order.index("load_warehouse")
     assert order.index("load_warehouse") < order.index("check_quality") < order.index("send_alerts") < order.index("report")
+    assert order.index("report") < order.index("maintain_warehouse")  # lake maintenance after the night's writes
 
 
 def test_nightly_schedule_is_tokyo_and_single_writer(dagbag):
@@ -44,8 +45,10 @@ def test_nightly_schedule_is_tokyo_and_single_writer(dagbag):
     loader = dag.get_task("load_warehouse")
     assert loader.pool == "piawatch_warehouse"
     assert loader.max_active_tis_per_dag == 1
-    assert dag.get_task("crawl_city").is_mapped
-    assert dag.get_task("parse_document").is_mapped
+    maintenance = dag.get_task("maintain_warehouse")
+    assert (maintenance.pool, maintenance.max_active_tis_per_dag) == ("piawatch_warehouse", 1)
+    assert dag.get_task("crawl_cities").is_mapped
+    assert dag.get_task("parse_documents").is_mapped
 
 
 def test_dag_files_hold_no_logic():
@@ -82,8 +85,8 @@ def test_naming_a_demo_city_in_a_real_run_says_why_it_is_not_crawled(settings):
 def test_the_crawl_tasks_can_be_pinned_to_a_queue_of_their_own(dagbag, monkeypatch):
     from airflow.models.dagbag import DagBag
 
-    assert dagbag.dags["piawatch_nightly"].get_task("crawl_city").queue == "default"
+    assert dagbag.dags["piawatch_nightly"].get_task("crawl_cities").queue == "default"
     monkeypatch.setenv("PIAWATCH_CRAWL_QUEUE", "crawl")
     pinned = DagBag(dag_folder=str(DAGS_FOLDER)).dags["piawatch_nightly"]
-    assert pinned.get_task("crawl_city").queue == "crawl"
-    assert pinned.get_task("parse_document").queue == "default"
+    assert pinned.get_task("crawl_cities").queue == "crawl"
+    assert pinned.get_task("parse_documents").queue == "default"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from load.warehouse import connect
+from load.connection import connect
 from ground.capabilities import check
 from stack.api import AirflowAPI, AirflowAPIError
 from stack.memory import PeakSampler
@@ -241,8 +241,8 @@ def test_the_nightly_dag_runs_on_the_stack_like_it_runs_in_process(stack, api, w
         run_id = api.trigger(NIGHTLY, {"demo": True, "cities": NIGHTLY_CITIES})
         assert _wait_for_success(api, NIGHTLY, run_id, timeout=600)
     tasks = api.task_instances(NIGHTLY, run_id)
-    mapped = [ti for ti in tasks if ti["task_id"] in ("crawl_city", "parse_document")]
-    assert {ti["task_id"] for ti in mapped} == {"crawl_city", "parse_document"}
+    mapped = [ti for ti in tasks if ti["task_id"] in ("crawl_cities", "parse_documents")]
+    assert {ti["task_id"] for ti in mapped} == {"crawl_cities", "parse_documents"}
     assert {ti["hostname"].split("@")[0] for ti in mapped} <= set(stack.workers)
     assert {ti["queue"] for ti in mapped} == {"default"}
 

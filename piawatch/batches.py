@@ -1,0 +1,124 @@
+"""How a night's work is cut into batches: one task per batch of PDFs or cities, not one per item.
+
+Every task instance costs Airflow about 3 s (queueing, a worker process, the task's imports)
+before it does any work, and a basic assessment parses in under a second: mapped over single
+PDFs, a national night would spend more time in Airflow than in the parser. So the DAG maps its
+parse task over batches of about ``PARSE_BATCH_SECONDS`` of estimated parsing each, and its crawl
+task over batches of cities that a batch crawls a few at a time (``CRAWL_THREADS``). ``piawatch
+run`` cuts the night the same way, so both paths run the same code.
+
+Airflow refuses to map a task over more items than ``core.max_map_length`` (1024 by default,
+``AIRFLOW__CORE__MAX_MAP_LENGTH``): the task that returned the list fails. Both planners take that
+limit as ``max_batches`` and make fewer, larger batches rather than exceed it.
+
+Plain functions over lists: no Airflow, no network, no PDF is opened here.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+
+# Airflow's own default for core.max_map_length.
+AIRFLOW_MAX_MAP_LENGTH = 1024
+
+# Seconds of estimated parsing per batch: the ~3 s a task instance costs Airflow is then a tenth
+# of the batch, while a retried batch redoes at most half a minute and batches still spread over
+# every worker slot.
+PARSE_BATCH_SECONDS = 30.0
+
+# The estimate of one PDF's parse, from its size alone: the size is known without opening the
+# file, and a PDF is only ever opened inside the parse sandbox (transform/sandbox.py), whose job
+# is to contain what a hostile file does to the reader. Measured on the corpus on the shared
+# 2-core machine (load ~2): every parse pays ~0.5 s for the sandbox's interpreter and imports,
+# then digital PDFs read at 55–60 KB/s (a 5-page basic form: 13 KB, 0.6 s; a 68-page full one:
+# 280 KB, 4.9 s) and 300 dpi scans at ~35 KB/s through OCR (1.1 MB, 7 pages: 33 s).
+PARSE_FIXED_SECONDS = 0.5
+PARSE_BYTES_PER_SECOND = 50_000
+
+# A batch starts no PDF after this many seconds (the rest are staged as `timeout` failures and
+# parsed next run): an estimate fooled by slow or hostile PDFs, each allowed PIAWATCH_PARSE_TIMEOUT
+# (120 s), still ends well inside the parse task's one-hour execution_timeout.
+PARSE_BATCH_BUDGET_SECONDS = 30 * 60.0
+
+# Cities per crawl batch, and how many of them a batch crawls at once. A crawl mostly waits (for
+# the host's turn, 1 s between requests to one host, and for the network), so threads overlap
+# those waits; politeness stays per host across threads and processes (extract/http.py's host
+# lock file), and each city has its own HTTP session.
+CITIES_PER_CRAWL_BATCH = 8
+CRAWL_THREADS = 4
+
+# A crawl batch starts no city after this many seconds (the rest are `timeout` failure rows,
+# crawled next run). A city's crawl has a budget of its own (HttpLimits.session_budget, 30 min),
+# so a batch ends within 20 + 30 min, inside the crawl task's one-hour execution_timeout, even when
+# max_map_length makes batches larger than CITIES_PER_CRAWL_BATCH.
+CRAWL_BATCH_BUDGET_SECONDS = 20 * 60.0
+
+
+def parse_seconds(size_bytes: int | None) -> float:
+    """Estimated seconds to parse a PDF of ``size_bytes`` (an unknown size counts as empty)."""
+    return PARSE_FIXED_SECONDS + max(size_bytes or 0, 0) / PARSE_BYTES_PER_SECOND
+
+
+def batch_count(items: int, wanted: int, max_batches: int | None) -> int:
+    """How many batches: ``wanted``, at least one, at most one per item and at most ``max_batches``."""
+    if items == 0:
+        return 0
+    if max_batches is not None and max_batches < 1:
+        raise ValueError(f"max_batches must be at least 1, not {max_batches}")
+    count = max(1, min(wanted, items))
+    return count if max_batches is None else min(count, max_batches)
+
+
+def balanced_batches(items: Sequence[T], cost: Callable[[T], float], count: int,
+                     key: Callable[[T], str] = str) -> list[list[T]]:
+    """``items`` in ``count`` batches of about equal total cost.
+
+    Largest first, each into the batch with the least cost so far (the classic LPT rule: no batch
+    ends more than the largest single item above the average). Ties are broken by ``key`` so the
+    same items always make the same batches; each batch lists its items in ``key`` order.
+    """
+    if count == 0:
+        return []
+    heap = [(0.0, index) for index in range(count)]
+    batches: list[list[T]] = [[] for _ in range(count)]
+    for item in sorted(items, key=lambda i: (-cost(i), key(i))):
+        total, index = heapq.heappop(heap)
+        batches[index].append(item)
+        heapq.heappush(heap, (total + cost(item), index))
+    return [sorted(batch, key=key) for batch in batches if batch]
+
+
+def parse_batches(documents: Sequence[dict], size_of: Callable[[dict], int | None], *,
+                  batch_seconds: float = PARSE_BATCH_SECONDS,
+                  max_batches: int | None = None) -> list[list[dict]]:
+    """The documents to parse, in batches of about ``batch_seconds`` of estimated parsing.
+
+    ``size_of(document)`` gives a document's size in bytes (None when unknown). A document
+    estimated above ``batch_seconds`` is a batch of its own; with ``max_batches`` the batches grow
+    so that there are never more than that many.
+    """
+    costs = {doc["sha256"]: parse_seconds(size_of(doc)) for doc in documents}
+    wanted = math.ceil(sum(costs.values()) / batch_seconds)
+    count = batch_count(len(documents), wanted, max_batches)
+    return balanced_batches(documents, lambda doc: costs[doc["sha256"]], count, key=lambda doc: doc["sha256"])
+
+
+def city_batches(codes: Sequence[str], *, per_batch: int = CITIES_PER_CRAWL_BATCH,
+                 max_batches: int | None = None) -> list[list[str]]:
+    """The cities in consecutive batches of about ``per_batch`` (never more than ``max_batches``
+    batches), in registry order; batch sizes differ by at most one."""
+    count = batch_count(len(codes), math.ceil(len(codes) / per_batch), max_batches)
+    if count == 0:
+        return []
+    size, extra = divmod(len(codes), count)
+    batches, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        batches.append(list(codes[start:end]))
+        start = end
+    return batches
