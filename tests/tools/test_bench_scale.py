@@ -1,0 +1,143 @@
+"""The logic of tools/bench_scale.py (`make bench-scale`), not its timings: bytes and HTTP time from
+a real crawl's staged files, the breakdown from task-instance rows, the projection's arithmetic."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ground.settings import PROJECT_ROOT
+
+_spec = importlib.util.spec_from_file_location("bench_scale", PROJECT_ROOT / "tools" / "bench_scale.py")
+bench = importlib.util.module_from_spec(_spec)
+sys.modules["bench_scale"] = bench  # its dataclasses look their module up by name
+_spec.loader.exec_module(bench)
+
+KUMAGAYA = "112020"  # a demo city whose PDFs are all plain .pdf links answered 200, then 304
+
+
+@pytest.fixture
+def demo_site():
+    from demo.server import DemoServer
+
+    with DemoServer(port=0) as server:
+        yield server
+
+
+def _staged_crawl(settings, run_id: str) -> list[dict]:
+    directory = settings.run_staging_dir(run_id) / "crawl"
+    return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(directory.glob("*.json"))]
+
+
+def test_pdf_bytes_of_a_real_crawl_match_what_the_server_sent_and_a_night_without_change_sends_none(
+        settings, demo_site, monkeypatch):
+    from piawatch.pipeline import crawl_step
+
+    monkeypatch.setenv("PIAWATCH_DEMO_URL", demo_site.url)
+    crawl_step(settings, "first", KUMAGAYA)
+    sent = [r for r in demo_site.requests if r.path.endswith(".pdf") and r.status == 200]
+    first = bench.crawl_totals(_staged_crawl(settings, "first"))
+    assert sent and first["pdf_bytes"] == sum(r.bytes_sent for r in sent)
+    assert first["pdfs_found"] == len(sent) and first["requests"] == len(demo_site.requests)
+    assert first["all_bytes"] > first["pdf_bytes"]  # the listing page and robots.txt too
+    assert 0 < first["fetch_s"] <= first["span_s"] + 0.01 * first["requests"]  # ms rounding per request
+
+    before = len(demo_site.requests)
+    crawl_step(settings, "again", KUMAGAYA)
+    again = bench.crawl_totals(_staged_crawl(settings, "again"))
+    assert again["pdf_bytes"] == 0 and again["pdfs_found"] == first["pdfs_found"]
+    assert {r.status for r in demo_site.requests[before:] if r.path.endswith(".pdf")} == {304}
+
+
+def _fetch(url: str, start: datetime, elapsed_ms: int, status: int = 200, size: int = 0) -> dict:
+    return {"url": url, "fetched_at": start.isoformat(timespec="milliseconds"), "elapsed_ms": elapsed_ms,
+            "status": status, "bytes": size, "not_modified": status == 304}
+
+
+def test_a_404_on_a_pdf_link_is_no_pdf_downloaded_and_the_span_covers_the_waits():
+    t0 = datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc)
+    crawl = {"links": [{"url": "http://a/x.pdf"}, {"url": "http://a/gone.pdf"}],
+             "documents": [{"url": "http://a/x.pdf", "sha256": "aa"}],
+             "fetches": [_fetch("http://a/list.html", t0, 100, size=500),
+                         _fetch("http://a/x.pdf", t0 + timedelta(seconds=1), 200, size=9000),
+                         _fetch("http://a/gone.pdf", t0 + timedelta(seconds=2), 50, status=404, size=300)]}
+    totals = bench.crawl_totals([crawl])
+    assert totals["pdf_bytes"] == 9000 and totals["all_bytes"] == 9800
+    assert totals["fetch_s"] == pytest.approx(0.35)
+    assert totals["span_s"] == pytest.approx(2.05)  # first start to the 404's end: 1.7 s of it waiting
+
+
+def test_the_crawl_is_split_as_its_cities_spent_their_time():
+    # 10 s of crawl work for cities that spent 3 of their 12 city-seconds in requests.
+    split = bench.split_crawl({"crawl": 10.0, "parse": 5.0}, fetch_s=3.0, span_s=12.0)
+    assert split == pytest.approx({"parse": 5.0, "fetch": 2.5, "crawl wait": 7.5})
+
+
+def test_pages_count_only_the_versions_parsed_this_night():
+    staged = [{"sha256": "a", "record": {"source": {"pages": 12}}},
+              {"sha256": "b", "record": {"source": {"pages": 30}}},
+              {"sha256": "c", "error": {"code": "encrypted_pdf"}}]
+    assert bench.parse_totals(staged) == {"documents": 3, "pages": 42, "failures": 1}
+    assert bench.parse_totals(staged, {"b", "c"}) == {"documents": 2, "pages": 30, "failures": 1}
+    assert bench.parse_totals(staged, set()) == {"documents": 0, "pages": 0, "failures": 0}
+
+
+def test_stage_names_and_task_ids_old_and_batched_fall_in_their_category():
+    cases = {"crawl_city": "crawl", "crawl_cities": "crawl", "parse_document": "parse",
+             "parse_documents": "parse", "load_warehouse": "load", "check_quality": "check",
+             "send_alerts": "alert", "report": "report", "maintain_warehouse": "maintain",
+             "list_cities": "plan", "select_new_versions": "plan", "crawl": "crawl", "alert": "alert"}
+    assert {name: bench.stage_of(name) for name in cases} == cases
+
+
+def _ti(task_id: str, map_index: int, start: float, end: float | None, t0: datetime) -> dict:
+    return {"task_id": task_id, "map_index": map_index, "try_number": 1, "queued_dttm": t0,
+            "start_date": t0 + timedelta(seconds=start), "end_date": end and t0 + timedelta(seconds=end)}
+
+
+def test_breakdown_from_task_instance_rows_and_the_work_timed_inside_them():
+    t0 = datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc)
+    tis = [_ti("crawl_cities", 0, 0, 10, t0), _ti("crawl_cities", 1, 0, 12, t0),
+           _ti("parse_documents", 0, 13, 40, t0), _ti("parse_documents", 1, 13, 43, t0),
+           _ti("load_warehouse", -1, 45, 50, t0),
+           _ti("send_alerts", -1, 51, None, t0)]  # never ended: not counted
+    base = t0.timestamp()
+    works = [{"task_id": "crawl_cities", "map_index": 0, "try_number": 1, "began": base + 2, "ended": base + 9},
+             {"task_id": "crawl_cities", "map_index": 1, "try_number": 1, "began": base + 2, "ended": base + 11},
+             {"task_id": "parse_documents", "map_index": 0, "try_number": 1, "began": base + 15, "ended": base + 39},
+             {"task_id": "parse_documents", "map_index": 1, "try_number": 1, "began": base + 15, "ended": base + 42}]
+    # load_warehouse has no timed work (a killed task, say): its 5 s are counted as overhead.
+    seconds = bench.stack_breakdown(tis, works, slots=2, wall_s=60.0)
+    busy = 10 + 12 + 27 + 30 + 5
+    assert seconds == pytest.approx({"crawl": 7 + 9, "parse": 24 + 27, "load": 0.0,
+                                     "Airflow overhead": busy - (7 + 9 + 24 + 27), "idle slots": 2 * 60 - busy})
+
+
+def test_projection_arithmetic():
+    p = bench.project(bodies=300, pdfs=3000, first_docs_per_s=1.5, again_wall_s=120.0,
+                      national_bodies=1788, changed_share=0.01)
+    assert p.pdfs_per_body == 10.0 and p.national_pdfs == 17880
+    assert p.first_load_s == pytest.approx(17880 / 1.5)  # 11,920 s
+    assert p.no_change_s == pytest.approx(120.0 / 300 * 1788)  # 715.2 s
+    assert p.ordinary_night_s == pytest.approx(715.2 + 178.8 / 1.5)
+    text = "\n".join(p.lines)
+    for shown in ("3,000 PDFs / 300 bodies = 10.00", "17,880 PDFs / 1.50 docs/s = 11,920 s = 3.3 h",
+                  "120.0 s / 300 bodies × 1,788 = 715 s", "179 PDFs", "834 s = 13.9 min"):
+        assert shown in text
+
+
+def _night(config: str, night: str, wall_s: float, documents: int) -> bench.Night:
+    return bench.Night(config, night, "success", wall_s, documents, 0, documents * 20, 0, 0, 0, documents, 10, 0)
+
+
+def test_scale_out_is_the_ratio_of_median_first_night_rates():
+    nights = [_night("stack-1", "first", 100, 100), _night("stack-1", "first", 110, 100),
+              _night("stack-1", "first", 90, 100), _night("stack-2", "first", 55, 100),
+              _night("stack-2", "again", 5, 0)]
+    assert bench.scale_out_line(nights) == f"scale-out: 2 workers / 1 worker = {(100 / 55) / (100 / 100):.2f}×"
+    assert "n/a" in bench.scale_out_line(nights[:3])
+    assert bench.spread([1.0, 3.0, 2.0]) == "2.00 (1.00–3.00)" and bench.spread([2.0]) == "2.00"
