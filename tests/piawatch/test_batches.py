@@ -216,3 +216,20 @@ def test_a_crawl_batch_overlaps_hosts_stays_polite_per_host_and_survives_a_bad_c
         assert min(b - a for a, b in zip(host_times, host_times[1:])) >= DELAY - 0.01
     # concurrent: the two hosts were crawled at the same time, not one after the other
     assert first[0] < second[-1] and second[0] < first[-1]
+
+
+def test_cities_not_started_within_the_budget_are_timeouts_crawled_next_run(tmp_path, monkeypatch):
+    """No request is made for them: each is one `timeout` row (the loader counts it as failed)."""
+    from ground.settings import load_settings
+
+    closed = f"http://127.0.0.1:{free_port()}"  # were a request made, it would fail otherwise
+    registry = _registry(tmp_path / "cities.yaml", [("271403", "sakai", f"{closed}/sakai/pia/index.html"),
+                                                    ("112020", "kumagaya", f"{closed}/kumagaya/hyoka.html")])
+    monkeypatch.setenv("PIAWATCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PIAWATCH_REGISTRY", str(registry))
+    settings = load_settings()
+    assert crawl_batch_step(settings, "run1", ["271403", "112020"], budget_s=0) == []
+    for code in ("271403", "112020"):
+        staged = _fetches(settings, "run1", code)
+        assert staged["fetches"] == [] and [(f["stage"], f["code"]) for f in staged["failures"]] == [("crawl", "timeout")]
+        assert "crawled next run" in staged["failures"][0]["reason"]
