@@ -139,7 +139,7 @@ class UnknownFinding(PiaWatchError):
 def dismiss(con, finding: str, *, by: str, reason: str) -> dict:
     """Record that a person judged ``finding`` (its id, or a unique prefix of 8+ characters) a
     false positive; its alert, if open, is closed as dismissed. Returns what was dismissed."""
-    from load.warehouse import write_transaction
+    from load.connection import write_transaction
 
     if not reason.strip():
         raise PiaWatchError("a dismissal needs a reason (--reason)")
@@ -252,7 +252,7 @@ def insert_attempts(con, attempts: list[tuple[str, str, str, str | None]]) -> No
     """Store delivery attempts, (alert_id, channel, notice, error or None) in the order made, in
     the caller's transaction (the alert step writes a whole run's in one: on a lake each
     transaction is a round trip to the catalog). An alert's first success stamps its sent_at."""
-    from load.warehouse import _execute_many
+    from load.merge import insert_rows
 
     if not attempts:
         return
@@ -265,8 +265,8 @@ def insert_attempts(con, attempts: list[tuple[str, str, str, str | None]]) -> No
         key = (alert_id, channel, notice)
         latest[key] = latest.get(key, 0) + 1
         rows.append((alert_id, channel, notice, latest[key], "failed" if error else "sent", error, at))
-    _execute_many(con, "INSERT INTO alert_deliveries (alert_id, channel, notice, attempt, status, error, "
-                       "attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    insert_rows(con, "alert_deliveries", ("alert_id", "channel", "notice", "attempt", "status", "error",
+                                          "attempted_at"), rows)
     sent = sorted({a for a, _, n, error in attempts if error is None and n == "opened"})
     if sent:
         con.execute("UPDATE alerts SET sent_at = ? WHERE list_contains(?, alert_id) AND sent_at IS NULL", [at, sent])

@@ -59,7 +59,8 @@ def send_alerts(con, run_id: str, channels, *, retry_delays=RETRY_DELAYS, digest
     one retry cycle, and all of them are due again next run. ``digest`` (default: each channel's
     own ``digest`` setting) sends one message per channel instead of one per delivery.
     """
-    from load.warehouse import record_run_step, write_transaction
+    from load.connection import write_transaction
+    from load.runs import record_run_step
 
     started = time.monotonic()
     checked = con.execute("SELECT checked_at FROM runs WHERE run_id = ?", [run_id]).fetchone()

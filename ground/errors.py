@@ -88,3 +88,10 @@ class ParserCrash(PiaWatchError):
     """The parser raised something unexpected on this file (a parser bug the file revealed)."""
 
     code = "parser_crash"
+
+
+class BadStagedFile(PiaWatchError):
+    """A staged file that is not JSON or does not follow the staged format, or a record the
+    warehouse would refuse (``ground.rows.record_rows``)."""
+
+    code = "bad_staged_file"

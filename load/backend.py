@@ -16,7 +16,7 @@ They differ in who may open them. A DuckDB file has one writing process and, mea
 A lake with a PostgreSQL catalog takes readers and writers from many processes at once, each
 transaction a snapshot: a reader never waits, and writers never wait for each other either;
 two transactions that changed the same table find out at COMMIT, where the second one fails
-and is run again (``load.warehouse.write_transaction``).
+and is run again (``load.connection.write_transaction``).
 
 The ``ducklake`` and ``postgres`` extensions come from their PyPI wheels
 (``duckdb-extension-ducklake``/``-postgres``), built for exactly the pinned DuckDB release;
@@ -40,15 +40,12 @@ import duckdb
 
 from ground.errors import ConfigError
 from ground.settings import LAKE_PREFIX, Warehouse
+from load.sql import literal
 
 log = logging.getLogger(__name__)
 
 # The name a connection gives an attached lake; queries name no database, so it never shows.
 LAKE_ALIAS = "warehouse"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _extension_file(package: str, name: str) -> Path:
@@ -90,13 +87,13 @@ def open_lake(warehouse: Warehouse, read_only: bool = False) -> duckdb.DuckDBPyC
     con = duckdb.connect()
     try:
         for extension in lake_extension_files():
-            con.execute(f"LOAD {_literal(str(extension))}")
-        options = [f"DATA_PATH {_literal(str(warehouse.lake_data_path) + os.sep)}"]
+            con.execute(f"LOAD {literal(str(extension))}")
+        options = [f"DATA_PATH {literal(str(warehouse.lake_data_path) + os.sep)}"]
         if read_only:
             options.append("READ_ONLY")
         else:
             warehouse.lake_data_path.mkdir(parents=True, exist_ok=True)
-        con.execute(f"ATTACH {_literal(warehouse.location)} AS {LAKE_ALIAS} ({', '.join(options)})")
+        con.execute(f"ATTACH {literal(warehouse.location)} AS {LAKE_ALIAS} ({', '.join(options)})")
         con.execute(f"USE {LAKE_ALIAS}")
     except Exception:
         con.close()

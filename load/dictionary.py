@@ -14,7 +14,7 @@ from pathlib import Path
 
 from load.schema import KEYS
 from load.views import VIEWS
-from load.warehouse import connect
+from load.connection import connect
 
 DICTIONARY_PATH = Path(__file__).resolve().parent.parent / "docs" / "data-dictionary.md"
 BEGIN = "<!-- BEGIN GENERATED REFERENCE: python -m load.dictionary rewrites this part -->"

@@ -26,7 +26,8 @@ from ground.errors import PiaWatchError
 
 from ground.settings import Warehouse
 from load.backend import excel_extension_file, open_lake
-from load.warehouse import WarehouseMissing, connect
+from load.connection import WarehouseMissing, connect
+from load.sql import identifier, literal
 
 FORMATS = ("parquet", "csv", "xlsx")
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -49,7 +50,7 @@ def relations(con) -> list[str]:
 
 
 def _columns(con, name: str) -> list[tuple[str, str]]:
-    return con.execute(f'SELECT column_name, column_type FROM (DESCRIBE "{name}")').fetchall()
+    return con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {identifier(name)})").fetchall()
 
 
 def _flat_select(con, name: str) -> tuple[str, list[str]]:
@@ -57,7 +58,7 @@ def _flat_select(con, name: str) -> tuple[str, list[str]]:
     (what a CSV or a spreadsheet cell can hold); and the names of its text columns."""
     expressions, text = [], []
     for column, data_type in _columns(con, name):
-        quoted = f'"{column}"'
+        quoted = identifier(column)
         if data_type.endswith("]") or data_type.startswith(("STRUCT", "MAP")) or data_type == "JSON":
             expressions.append(f"CAST(to_json({quoted}) AS VARCHAR) AS {quoted}")
             text.append(column)
@@ -67,14 +68,14 @@ def _flat_select(con, name: str) -> tuple[str, list[str]]:
             expressions.append(quoted)
             if data_type == "VARCHAR":
                 text.append(column)
-    return f'SELECT {", ".join(expressions)} FROM "{name}"', text
+    return f'SELECT {", ".join(expressions)} FROM {identifier(name)}', text
 
 
 def _write_csv(con, name: str, target: Path, bom: bool) -> None:
     select, text = _flat_select(con, name)
-    quote = f", FORCE_QUOTE ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in text)})" if text else ""
+    quote = f", FORCE_QUOTE ({', '.join(identifier(c) for c in text)})" if text else ""
     plain = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    con.execute(f"COPY ({select}) TO {_literal(plain)} (FORMAT csv, HEADER true{quote})")
+    con.execute(f"COPY ({select}) TO {literal(plain)} (FORMAT csv, HEADER true{quote})")
     if not bom:
         os.replace(plain, target)
         return
@@ -96,22 +97,18 @@ def export(warehouse, out_dir, fmt: str = "parquet", *, bom: bool = True) -> lis
     written = []
     with open_read_only(warehouse) as con:
         if fmt == "xlsx":
-            con.execute(f"LOAD {_literal(excel_extension_file())}")
+            con.execute(f"LOAD {literal(excel_extension_file())}")
         for name in relations(con):
             target = out / f"{name}.{fmt}"
             if fmt == "csv":
                 _write_csv(con, name, target, bom)
             elif fmt == "xlsx":
-                con.execute(f"COPY ({_flat_select(con, name)[0]}) TO {_literal(target)} "
-                            f"(FORMAT xlsx, HEADER true, SHEET {_literal(name[:31])})")
+                con.execute(f"COPY ({_flat_select(con, name)[0]}) TO {literal(target)} "
+                            f"(FORMAT xlsx, HEADER true, SHEET {literal(name[:31])})")
             else:
-                con.execute(f'COPY (SELECT * FROM "{name}") TO {_literal(target)} (FORMAT parquet)')
+                con.execute(f"COPY (SELECT * FROM {identifier(name)}) TO {literal(target)} (FORMAT parquet)")
             written.append(target)
     return written
-
-
-def _literal(path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def publish_copy(db_path, target=None) -> Path:
@@ -128,7 +125,7 @@ def publish_copy(db_path, target=None) -> Path:
         leftover.unlink(missing_ok=True)
     with connect(source) as con:
         database = con.execute("SELECT current_database()").fetchone()[0]
-        con.execute(f"ATTACH {_literal(partial)} AS published_copy")
+        con.execute(f"ATTACH {literal(partial)} AS published_copy")
         try:
             con.execute(f'COPY FROM DATABASE "{database}" TO published_copy')
         finally:
@@ -154,7 +151,7 @@ def copy_into_lake(db_path, lake: Warehouse) -> None:
     try:
         if con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()").fetchone()[0]:
             raise LakeNotEmpty(f"the DuckLake {lake} already holds tables; copy into a new one")
-        con.execute(f"ATTACH {_literal(source)} AS copied_file (READ_ONLY)")
+        con.execute(f"ATTACH {literal(source)} AS copied_file (READ_ONLY)")
         con.execute("COPY FROM DATABASE copied_file TO warehouse")
     finally:
         con.close()

@@ -145,7 +145,7 @@ def maintain(warehouse, *, keep: timedelta, grace: timedelta = CLEANUP_GRACE) ->
     """Maintain the warehouse (a ``Warehouse`` or a DuckDB file's path): ``maintain_lake`` or
     ``maintain_file``. ``keep``: how long snapshots are kept; ``grace``: how long unneeded files."""
     from ground.settings import as_warehouse
-    from load.warehouse import connect
+    from load.connection import connect
 
     warehouse = as_warehouse(warehouse)
     with connect(warehouse) as con:

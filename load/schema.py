@@ -23,6 +23,7 @@ from pathlib import Path
 from ground.errors import PiaWatchError
 from ground.schema import CHANGE_TIMINGS, FIELDS, FILE_SUBJECT_BANDS, KINDS
 from load.backend import in_transaction
+from load.sql import literal
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -97,7 +98,7 @@ def _integrity_query() -> str:
         checks.append(f"(SELECT {len(checks)} AS rule, concat_ws(', ', {shown}) AS value, count(*) AS n "
                       f"FROM {table} GROUP BY ALL HAVING count(*) > 1 OR {nulls} LIMIT 3)")
     for (table, column), allowed in ALLOWED_VALUES.items():
-        choices = ", ".join(_quote(value) for value in allowed)
+        choices = ", ".join(literal(value) for value in allowed)
         checks.append(f"(SELECT {len(checks)} AS rule, {column} AS value, count(*) AS n "
                       f"FROM {table} WHERE {column} NOT IN ({choices}) GROUP BY ALL LIMIT 3)")
     return "\nUNION ALL\n".join(checks)
@@ -131,10 +132,6 @@ class Column:
     comment: str
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def assessment_columns() -> list[Column]:
     """The record fields as typed columns (an enum's choices are in ``ALLOWED_VALUES``)."""
     columns = []
@@ -155,12 +152,12 @@ def render_assessments_ddl() -> str:
     lines[-1] = lines[-1].rstrip(",")
     statements = ["CREATE TABLE assessments (\n" + "\n".join(lines) + "\n);",
                   "COMMENT ON TABLE assessments IS "
-                  + _quote("one row per parsed document version (sha256) and city: every record field as a typed column")
+                  + literal("one row per parsed document version (sha256) and city: every record field as a typed column")
                   + ";"]
     for name, _, comment in ASSESSMENT_KEY_COLUMNS:
-        statements.append(f"COMMENT ON COLUMN assessments.{name} IS {_quote(comment)};")
+        statements.append(f"COMMENT ON COLUMN assessments.{name} IS {literal(comment)};")
     for column in assessment_columns():
-        statements.append(f"COMMENT ON COLUMN assessments.{column.name} IS {_quote(column.comment)};")
+        statements.append(f"COMMENT ON COLUMN assessments.{column.name} IS {literal(column.comment)};")
     return "\n".join(statements) + "\n"
 
 

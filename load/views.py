@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ground.schema import FIELDS
 from load.backend import backend_of, in_transaction
+from load.sql import literal
 
 # Fields that cannot differ between two versions of one assessment, or always do.
 _NOT_DIFFED = {"kind", "assessment_number", "source"}
@@ -201,10 +202,6 @@ VIEWS = (
 )
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def view_column_comment(view: View, column: str) -> str:
     if column in view.columns:
         return view.columns[column]
@@ -236,13 +233,13 @@ def _replace_views(con, fingerprint: str) -> None:
     comments_view_columns = backend_of(con) != "ducklake"
     for view in VIEWS:
         con.execute(f"CREATE OR REPLACE VIEW {view.name} AS {view.sql}")
-        con.execute(f"COMMENT ON VIEW {view.name} IS {_quote(view.comment)}")
+        con.execute(f"COMMENT ON VIEW {view.name} IS {literal(view.comment)}")
         if not comments_view_columns:
             continue
         columns = [row[0] for row in con.execute(
             "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
             "AND schema_name = 'main' AND table_name = ? ORDER BY column_index", [view.name]).fetchall()]
         for column in columns:
-            con.execute(f"COMMENT ON COLUMN {view.name}.{column} IS {_quote(view_column_comment(view, column))}")
+            con.execute(f"COMMENT ON COLUMN {view.name}.{column} IS {literal(view_column_comment(view, column))}")
     con.execute("DELETE FROM schema_views")
     con.execute("INSERT INTO schema_views (fingerprint) VALUES (?)", [fingerprint])

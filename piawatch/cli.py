@@ -205,7 +205,7 @@ def cmd_findings_dismiss(args) -> int:
 
     from alerts.ledger import dismiss
     from ground.settings import load_settings
-    from load.warehouse import connect
+    from load.connection import connect
 
     with connect(load_settings().warehouse) as con:
         done = dismiss(con, args.finding_id, by=args.by or getpass.getuser(), reason=args.reason)
@@ -217,7 +217,7 @@ def cmd_findings_dismiss(args) -> int:
 def cmd_migrate(args) -> int:
     from ground.settings import load_settings
     from load.backend import create_catalog_database
-    from load.warehouse import connect
+    from load.connection import connect
 
     warehouse = load_settings().warehouse
     if create_catalog_database(warehouse):

@@ -70,7 +70,7 @@ def check_warehouse(settings: Settings) -> Check:
     """Reachable (a lake's catalog answers) and migrated (every migration of this release applied)."""
     from load.export import open_read_only
     from load.schema import migrations
-    from load.warehouse import WarehouseBusy, WarehouseMissing
+    from load.connection import WarehouseBusy, WarehouseMissing
 
     try:
         warehouse = settings.warehouse

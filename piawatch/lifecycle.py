@@ -53,7 +53,7 @@ def mark_stale_runs(con, current_run_id: str, *, stale_hours: float, previous_ho
     ``previous_holder``: the run lock's last holder, which never released it (killed). Any other
     ``running`` row that started more than ``stale_hours`` ago lost its process too.
     """
-    from load.warehouse import write_transaction
+    from load.connection import write_transaction
 
     marked: list[str] = []
 
@@ -121,7 +121,8 @@ def run_outcome(settings: Settings, run_id: str) -> tuple[str, str | None]:
 
 def record_failed_run(settings: Settings, run_id: str, error: str) -> None:
     """Close the run as failed with ``error``; never raises (it runs while handling another error)."""
-    from load.warehouse import connect, record_run_end, write_transaction
+    from load.connection import connect, write_transaction
+    from load.runs import record_run_end
 
     try:
         with connect(settings.warehouse) as con:

@@ -189,7 +189,8 @@ def parse_step(settings: Settings, run_id: str, document: dict, *, fresh: bool =
     """Parse one PDF version (or reuse the parse cache, unless ``fresh``) and stage the record or
     the failure."""
     from extract.store import raw_path
-    from load.staging import BadStagedFile, record_rows
+    from ground.errors import BadStagedFile
+    from ground.rows import record_rows
     from piawatch.lifecycle import LOCAL_IO, is_local_io_error, local_io_reason
     from transform.cache import remember
     from transform.parse import PARSER_VERSION
@@ -322,7 +323,9 @@ def _run_started_at(settings: Settings, run_id: str) -> datetime | None:
 def load_step(settings: Settings, run_id: str) -> dict:
     """The single writer: load everything staged for the run in one transaction."""
     from extract.registry import load_registry
-    from load.warehouse import connect, load_run, record_run_start, write_transaction
+    from load.connection import connect, write_transaction
+    from load.loader import load_run
+    from load.runs import record_run_start
     from piawatch.lifecycle import mark_stale_runs
 
     started_at = _run_started_at(settings, run_id)
@@ -334,7 +337,7 @@ def load_step(settings: Settings, run_id: str) -> dict:
 
 
 def check_step(settings: Settings, run_id: str, *, today=None) -> dict:
-    from load.warehouse import connect
+    from load.connection import connect
     from quality import check_warehouse
 
     docs_dir = settings.reports_dir / run_id / "data-docs"
@@ -344,7 +347,7 @@ def check_step(settings: Settings, run_id: str, *, today=None) -> dict:
 
 def alert_step(settings: Settings, run_id: str) -> dict:
     from alerts import channels_from_environment, send_alerts
-    from load.warehouse import connect
+    from load.connection import connect
 
     with connect(settings.warehouse) as con:
         return send_alerts(con, run_id, channels_from_environment())
@@ -355,7 +358,8 @@ def finish_step(settings: Settings, run_id: str) -> str:
     DuckDB file, publish the copy analysts read while the next run writes (a DuckLake needs none:
     readers query it directly while it is written). Returns the status."""
     from load.export import publish_copy
-    from load.warehouse import connect, record_run_end, write_transaction
+    from load.connection import connect, write_transaction
+    from load.runs import record_run_end
     from piawatch.lifecycle import run_outcome
 
     status, error = run_outcome(settings, run_id)
@@ -402,7 +406,8 @@ def report_step(settings: Settings, run_id: str | None = None) -> str:
 def begin_run(settings: Settings, run_id: str, previous_holder: dict | None = None) -> None:
     """Clear stale runs and open this run's row before anything is crawled, so a run that fails
     at any step is on record (as failed), not only one that reached the loader."""
-    from load.warehouse import connect, record_run_start, write_transaction
+    from load.connection import connect, write_transaction
+    from load.runs import record_run_start
     from piawatch.lifecycle import mark_stale_runs
 
     with connect(settings.warehouse) as con:

@@ -71,7 +71,8 @@ def reparse(settings: Settings, *, all_versions: bool = False, since: str | None
     run_id (None when nothing needed it), chosen, parsed, failed, missing (raw PDF not stored),
     status."""
     from extract.store import raw_path
-    from load.warehouse import connect, load_run
+    from load.connection import connect
+    from load.loader import load_run
     from piawatch.lifecycle import record_failed_run
     from piawatch.pipeline import begin_run, check_step, finish_step, new_run_id, parse_step, site_step
     from piawatch.progress import Progress

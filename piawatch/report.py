@@ -17,7 +17,7 @@ def readable(warehouse):
     """The warehouse to read: itself, or while a run holds its DuckDB file for writing (DuckDB then
     lets no one else open it), the read-only copy the last finished run published beside it."""
     from load.export import open_read_only
-    from load.warehouse import WarehouseBusy
+    from load.connection import WarehouseBusy
 
     try:
         open_read_only(warehouse).close()

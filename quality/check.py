@@ -106,7 +106,9 @@ def check_warehouse(con, run_id: str, *, today: date | None = None,
     Re-running the same run is harmless: a finding's id is fixed by document, rule and key, and
     its first_seen_run is kept. A finding not seen again keeps its old last_seen_run (closed).
     """
-    from load.warehouse import merge_rows, record_run_step, write_transaction
+    from load.connection import write_transaction
+    from load.merge import merge_rows
+    from load.runs import record_run_step
 
     started = time.monotonic()
     records, documents = latest_records(con)

@@ -116,7 +116,8 @@ def synthetic_warehouse(settings, cities: int, assessments: int, run_id: str = "
     sha256, 評価書番号 and 公表日.
     """
     from load.export import publish_copy
-    from load.warehouse import connect, load_run, write_transaction
+    from load.connection import connect, write_transaction
+    from load.loader import load_run
     from quality import check_warehouse
 
     timings = {}

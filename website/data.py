@@ -36,7 +36,7 @@ def open_for_site(warehouse):
     """A read-only connection to what the site is built from (see the module docstring)."""
     import duckdb
 
-    from load.warehouse import WarehouseMissing, connect
+    from load.connection import WarehouseMissing, connect
 
     if warehouse.is_lake:
         return connect(warehouse, read_only=True)

@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 
 from alerts import send_alerts
 from alerts.channels import LogChannel, SmtpChannel, WebhookChannel
-from load.warehouse import connect
+from load.connection import connect
 from tests.quality.test_check_warehouse import BASIC_URL, FULL_URL, Nightly, toyohashi_basic, toyohashi_full
 
 NO_WAIT = (0.0, 0.0)

@@ -13,8 +13,8 @@ from demo.server import DemoServer
 from extract.fetch import fetch_pdf, validators_path
 from extract.http import HttpLimits, PoliteSession
 from extract.store import store_pdf
-from load.staging import BadStagedFile
-from load.warehouse import connect
+from ground.errors import BadStagedFile
+from load.connection import connect
 from transform.cache import MAX_ATTEMPTS, cache_path
 from piawatch.pipeline import crawl_step, documents_to_parse, load_step, parse_step, stage_cached_parses
 from ground.state_files import QUARANTINE

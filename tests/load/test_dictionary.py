@@ -7,8 +7,8 @@ import re
 import pytest
 
 from load.dictionary import BEGIN, DICTIONARY_PATH, END, fresh_reference, split_comment
-from load.warehouse import connect
-from tests.load.test_warehouse import build_warehouse
+from load.connection import connect
+from tests.load.staged_runs import build_warehouse
 
 TEXT = DICTIONARY_PATH.read_text(encoding="utf-8")
 EXAMPLES = re.findall(r"```sql\n(.*?)```", TEXT, re.S)
@@ -93,8 +93,8 @@ def answer(target, number: int) -> list[tuple]:
 def test_example_6_counts_a_heavier_document_as_published(tmp_path):
     """豊橋市 #8: the basic says a focused assessment is mandatory and the city published a full
     one, which covers it; #9 says the same and has nothing, so only #9 is reported."""
-    from load.warehouse import load_run
-    from tests.load.test_warehouse import CITIES, Doc, _record, stage_run, toyohashi_threshold_contradiction
+    from load.loader import load_run
+    from tests.load.staged_runs import CITIES, Doc, _record, stage_run, toyohashi_threshold_contradiction
 
     def basic(number: int) -> dict:
         record = toyohashi_threshold_contradiction()
@@ -120,7 +120,7 @@ def test_example_6_on_the_realistic_warehouse(warehouse):
 
 
 def test_example_7_names_the_stated_result_and_links_the_page(warehouse):
-    from tests.load.test_warehouse import SITE
+    from tests.load.staged_runs import SITE
 
     rows = [(city, number, rule, stated, link) for city, number, rule, _, stated, link, _ in answer(warehouse, 7)]
     assert rows == [
@@ -142,7 +142,7 @@ def test_example_13_tells_a_skipped_comment_from_an_unread_one(warehouse):
 
 
 def test_example_14_links_each_change_to_its_page(warehouse):
-    from tests.load.test_warehouse import SITE, sha_of
+    from tests.load.staged_runs import SITE, sha_of
 
     rows = answer(warehouse, 14)
     sakai = [(str(date), link, raw) for city, _, kind, date, _, link, raw in rows if city == "堺市"]

@@ -1,6 +1,6 @@
 """The DuckLake backend: what only a lake does, and that it holds what a DuckDB file holds.
 
-The loader's own tests (tests/load/test_warehouse.py) and the data-dictionary queries run on both
+The loader's own tests (tests/load/test_loader.py) and the data-dictionary queries run on both
 backends already. Each test here gets a new lake whose catalog is a database of a private
 PostgreSQL (the ``postgres`` fixture), with its Parquet files under the test's tmp_path.
 """
@@ -17,11 +17,12 @@ from ground.errors import ConfigError
 from ground.settings import Warehouse, warehouse_from
 from load.backend import backend_of, open_lake
 from load.schema import check_integrity, migrations
-from load.warehouse import (WarehouseMissing, WarehouseUnavailable, connect, load_run, record_run_start,
-                            record_run_step, write_transaction)
+from load.connection import WarehouseMissing, WarehouseUnavailable, connect, write_transaction
+from load.loader import load_run
+from load.runs import record_run_start, record_run_step
 from stack.native import free_port
 from tests.conftest import PROJECT_ROOT
-from tests.load.test_warehouse import CITIES, RUN_1, build_warehouse, run_1_documents, stage_run
+from tests.load.staged_runs import CITIES, RUN_1, build_warehouse, run_1_documents, stage_run
 
 
 def test_a_new_lake_is_migrated_and_has_the_views(lake):
@@ -126,7 +127,8 @@ def test_a_reader_is_never_blocked_and_sees_only_committed_data(tmp_path, lake):
 WRITER = """
 import sys
 from ground.settings import Warehouse
-from load.warehouse import connect, record_run_start, record_run_step, write_transaction
+from load.connection import connect, write_transaction
+from load.runs import record_run_start, record_run_step
 lake = Warehouse(sys.argv[1], __import__("pathlib").Path(sys.argv[2]))
 prefix = sys.argv[3]
 with connect(lake) as con:

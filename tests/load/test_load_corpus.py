@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from ground.schema import FIELDS
-from load.warehouse import connect, load_run
-from tests.load.test_warehouse import stored_record, write_json
+from load.connection import connect
+from load.loader import load_run
+from tests.load.staged_runs import stored_record, write_json
 
 CORPUS = Path(__file__).resolve().parents[2] / "demo" / "corpus"
 TRUTH = sorted((CORPUS / "truth").glob("*.json"))
@@ -84,7 +85,7 @@ def test_the_corpus_truth_loads_without_losing_a_value(tmp_path):
 
 def _as_stored(record: dict) -> dict:
     """The record as the warehouse keeps it: a list field its kind's form does not have is NULL,
-    not [] (load.staging.record_values)."""
+    not [] (ground.rows.record_values)."""
     kinds = {f.name: f.kinds for f in FIELDS}
     return {key: None if value == [] and record["kind"] not in kinds.get(key, (record["kind"],)) else value
             for key, value in record.items()}

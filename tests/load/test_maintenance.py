@@ -18,9 +18,10 @@ import pytest
 
 from load.backend import open_lake
 from load.maintenance import lake_state, maintain
-from load.warehouse import connect, load_run
+from load.connection import connect
+from load.loader import load_run
 from tests.load.test_lake import contents
-from tests.load.test_warehouse import CITIES, build_warehouse, run_2_documents, stage_run
+from tests.load.staged_runs import CITIES, build_warehouse, run_2_documents, stage_run
 
 NIGHTS = ("20261125T010000Z", "20261126T010000Z", "20261127T010000Z")
 

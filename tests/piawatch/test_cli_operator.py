@@ -19,7 +19,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 def warehouse(tmp_path):
     """A DuckDB warehouse holding two finished runs, and the read-only copy a run publishes."""
     from load.export import publish_copy
-    from load.warehouse import connect, record_run_end, record_run_start, write_transaction
+    from load.connection import connect, write_transaction
+    from load.runs import record_run_end, record_run_start
 
     path = tmp_path / "data" / "warehouse" / "piawatch.duckdb"
     with connect(path) as con:

@@ -205,7 +205,7 @@ def test_a_stale_airflow_run_is_marked_failed_after_the_configured_hours(setting
     """Runs under Airflow hold no lock: a row still running long after it started has lost its process."""
     from datetime import datetime, timedelta, timezone
 
-    from load.warehouse import connect
+    from load.connection import connect
     from piawatch.lifecycle import mark_stale_runs
 
     now = datetime.now(timezone.utc)

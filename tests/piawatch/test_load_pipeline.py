@@ -1,11 +1,11 @@
-"""The pipeline's load step with the real registry: piawatch.pipeline.load_step → load.warehouse."""
+"""The pipeline's load step with the real registry: piawatch.pipeline.load_step → load.loader."""
 
 from __future__ import annotations
 
 from extract.registry import load_registry
-from load.warehouse import connect
+from load.connection import connect
 from piawatch.pipeline import load_step
-from tests.load.test_warehouse import RUN_1, run_1_documents, stage_run
+from tests.load.staged_runs import RUN_1, run_1_documents, stage_run
 
 
 def test_load_step_loads_the_staged_run_and_the_registry(settings):

@@ -18,7 +18,7 @@ import yaml
 from extract.store import raw_path
 from ground.schema import FIELDS
 from ground.settings import load_settings
-from load.warehouse import failure_id
+from load.loader import failure_id
 from piawatch.cli import main
 from transform.cache import cache_path, cached
 from piawatch.progress import Progress

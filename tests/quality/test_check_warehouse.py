@@ -17,7 +17,8 @@ from extract.registry import parse_city
 
 from alerts import send_alerts
 from ground.schema import empty_record
-from load.warehouse import connect, load_run
+from load.connection import connect
+from load.loader import load_run
 from quality import check_records, check_warehouse
 from quality.check import latest_records
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from load.warehouse import connect
+from load.connection import connect
 from ground.capabilities import check
 from stack.api import AirflowAPI, AirflowAPIError
 from stack.memory import PeakSampler

@@ -22,7 +22,8 @@ from urllib.parse import urldefrag
 import pytest
 
 from load.export import publish_copy
-from load.warehouse import connect, load_run
+from load.connection import connect
+from load.loader import load_run
 from quality import check_warehouse
 from quality.rules import RULES
 from transform.parse import parse_pdf

@@ -1,0 +1,203 @@
+"""How fast the loader writes a country's staged records, before and after the bulk loader.
+
+Stages one run of N parsed assessments across 1,800 synthetic cities (the corpus's ground-truth
+records with their own sha256, 評価書番号 and 公表日, child rows included: risk answers, change
+rows, files and their outsourcing; ``tools/bench_site.stage_synthetic_run``), then loads it into
+an empty warehouse with
+
+- the loader of this checkout, and
+- the baseline: the row-by-row loader as it was at ``BASELINE_REV`` (extracted with
+  ``git archive`` into a temporary directory and run from there),
+
+on both backends: a DuckDB file, and a DuckLake whose catalog is a private PostgreSQL started the
+way ``make stack`` starts its own (skipped, with the reason, when PostgreSQL is not installed).
+Each load runs in a process of its own, timed around ``load_run`` alone (the warehouse is created
+and migrated first), in wall time and in the CPU time of its process (on a shared machine the CPU
+time says more about the loader, the wall time more about the neighbours). The row-by-row baseline needs minutes per 10,000 assessments, so by default
+it loads a sample (``--baseline-sample``), which flatters it: its time per row grows with the run.
+The bulk loader always loads all N.
+
+    .venv/bin/python tools/bench_load.py                        # 50,000 assessments, both backends
+    .venv/bin/python tools/bench_load.py --assessments 2000 --baseline-sample 2000 --backends duckdb
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(PROJECT_ROOT / "tools"))
+
+from bench_site import stage_synthetic_run, synthetic_cities  # noqa: E402  (after the path is set)
+
+# The last commit whose loader wrote row by row (multi-row VALUES statements of 500 rows).
+BASELINE_REV = "e643cf7"
+RUN_ID = "bench-load"
+CITIES = 1800
+# Every table the loader writes a document's rows to: what "rows" counts.
+ROW_TABLES = ("documents", "assessments", "assessment_files", "file_outsourcing", "risk_answers", "change_rows",
+              "sources", "municipalities")
+POSTGRES_PASSWORD = "bench-load-password"
+
+# Run in a process of its own, from the tree being measured (its load/ is the one imported).
+WORKER = r"""
+import json, resource, sys, time
+from pathlib import Path
+tree, location, lake_path, staging, run_id, cities = sys.argv[1:7]
+sys.path[:0] = [tree, tree + "/tools"]
+from bench_site import synthetic_cities
+if Path(tree, "load", "loader.py").exists():
+    from load.connection import connect
+    from load.loader import load_run
+else:  # the baseline: everything was in load.warehouse
+    from load.warehouse import connect, load_run
+try:
+    from ground.settings import Warehouse
+except ImportError:  # the baseline: before the ground package
+    from load.backend import Warehouse
+warehouse = Warehouse(location, Path(lake_path) if lake_path else None)
+connect(warehouse).close()  # create and migrate outside the timing
+cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])  # this process, all its threads
+started, cpu_started = time.perf_counter(), cpu()
+counts = load_run(warehouse, run_id, Path(staging), cities=synthetic_cities(int(cities)))
+seconds, cpu_seconds = time.perf_counter() - started, cpu() - cpu_started
+with connect(warehouse, read_only=True) as con:
+    rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in json.loads(sys.argv[7])}
+print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "counts": counts, "rows": rows}))
+"""
+
+
+def baseline_tree(rev: str, into: Path) -> Path:
+    """The checkout at ``rev``, extracted (not checked out: the working tree is shared)."""
+    archive = subprocess.run(["git", "-C", str(PROJECT_ROOT), "archive", rev], check=True, capture_output=True).stdout
+    into.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def measure(tree: Path, location: str, lake_path: Path | None, staging: Path) -> dict:
+    result = subprocess.run(
+        ["nice", sys.executable, "-c", WORKER, str(tree), location, str(lake_path or ""), str(staging), RUN_ID,
+         str(CITIES), json.dumps(ROW_TABLES)],
+        capture_output=True, text=True, cwd=tree)
+    if result.returncode != 0:
+        raise SystemExit(f"the load in {tree} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+class Postgres:
+    """A private PostgreSQL for the DuckLake catalogs, stopped by pid when the bench ends."""
+
+    def __init__(self, root: Path):
+        from stack.native import StackPaths, free_port, start_postgres
+
+        self.root, self.port, self.count = root, free_port(), 0
+        start_postgres(StackPaths(root), self.port, POSTGRES_PASSWORD)
+
+    def new_catalog(self) -> str:
+        import psycopg2
+
+        self.count += 1
+        name = f"bench_lake_{self.count}"
+        connection = psycopg2.connect(host="127.0.0.1", port=self.port, user="airflow", password=POSTGRES_PASSWORD,
+                                      dbname="postgres")
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute(f"CREATE DATABASE {name}")
+        finally:
+            connection.close()
+        return (f"ducklake:postgres:dbname={name} host=127.0.0.1 port={self.port} user=airflow "
+                f"password={POSTGRES_PASSWORD}")
+
+    def stop(self) -> None:
+        from stack.native import stop
+
+        stop(self.root)
+
+
+def postgres_or_reason(work: Path) -> tuple[Postgres | None, str | None]:
+    from ground.capabilities import check
+
+    if not check("postgresql").available:
+        return None, check("postgresql").skip_reason
+    root = work / "postgres"
+    root.mkdir()
+    root.chmod(0o755)  # as root, PostgreSQL runs as the postgres user, who must enter it
+    work.chmod(0o755)
+    return Postgres(root), None
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor() or "?")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} cores ({model}), load average {load}, Python {platform.python_version()}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--assessments", type=int, default=50000)
+    parser.add_argument("--baseline-sample", type=int, default=5000,
+                        help="assessments the row-by-row baseline loads (default 5000; 0: all of them)")
+    parser.add_argument("--baseline-rev", default=BASELINE_REV)
+    parser.add_argument("--backends", default="duckdb,ducklake")
+    args = parser.parse_args()
+    sample = min(args.baseline_sample or args.assessments, args.assessments)
+
+    work = Path(tempfile.mkdtemp(prefix="piawatch-bench-load-"))
+    postgres = None
+    try:
+        print(f"machine: {machine()}", flush=True)
+        cities = synthetic_cities(CITIES)
+        crawled = datetime(2026, 11, 1, 1, 0, tzinfo=timezone.utc)
+        staged = {}
+        for n in sorted({args.assessments, sample}):
+            staged[n] = work / f"staging-{n}"
+            stage_synthetic_run(staged[n], cities, n, crawled)
+        trees = {"row by row": (baseline_tree(args.baseline_rev, work / "baseline"), sample),
+                 "bulk (Arrow)": (PROJECT_ROOT, args.assessments)}
+        print(f"staged {args.assessments} assessments in {CITIES} cities; baseline: the loader at "
+              f"{args.baseline_rev}" + (f", on a sample of {sample}" if sample < args.assessments else ""), flush=True)
+        print(f"{'backend':9} {'loader':13} {'assessments':>11} {'rows':>9} {'wall s':>7} {'CPU s':>7} "
+              f"{'assessments/s':>13} {'rows/s':>9} {'× baseline':>10} {'rows/CPU s':>10} {'× baseline':>10}",
+              flush=True)
+        for backend in args.backends.split(","):
+            if backend == "ducklake" and postgres is None:
+                postgres, reason = postgres_or_reason(work)
+                if postgres is None:
+                    print(f"ducklake  skipped: {reason}", flush=True)
+                    continue
+            baseline_rate = baseline_cpu_rate = None
+            for loader, (tree, n) in trees.items():
+                if backend == "duckdb":
+                    location, lake_path = str(work / f"{backend}-{n}-{tree.name}.duckdb"), None
+                else:
+                    location, lake_path = postgres.new_catalog(), work / f"lake-{postgres.count}"
+                result = measure(tree, location, lake_path, staged[n])
+                rows = sum(result["rows"].values())
+                assert result["rows"]["assessments"] == n, result
+                rate, cpu_rate = rows / result["seconds"], rows / result["cpu_seconds"]
+                baseline_rate, baseline_cpu_rate = baseline_rate or rate, baseline_cpu_rate or cpu_rate
+                print(f"{backend:9} {loader:13} {n:>11} {rows:>9} {result['seconds']:>7.1f} {result['cpu_seconds']:>7.1f} "
+                      f"{n / result['seconds']:>13.0f} {rate:>9.0f} {rate / baseline_rate:>9.1f}× "
+                      f"{cpu_rate:>10.0f} {cpu_rate / baseline_cpu_rate:>9.1f}×", flush=True)
+    finally:
+        if postgres is not None:
+            postgres.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
