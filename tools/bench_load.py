@@ -105,20 +105,14 @@ class Postgres:
         start_postgres(StackPaths(root), self.port, POSTGRES_PASSWORD)
 
     def new_catalog(self) -> str:
-        import psycopg2
+        from ground.settings import Warehouse
+        from load.backend import create_catalog_database
 
         self.count += 1
-        name = f"bench_lake_{self.count}"
-        connection = psycopg2.connect(host="127.0.0.1", port=self.port, user="airflow", password=POSTGRES_PASSWORD,
-                                      dbname="postgres")
-        try:
-            connection.autocommit = True
-            with connection.cursor() as cursor:
-                cursor.execute(f"CREATE DATABASE {name}")
-        finally:
-            connection.close()
-        return (f"ducklake:postgres:dbname={name} host=127.0.0.1 port={self.port} user=airflow "
-                f"password={POSTGRES_PASSWORD}")
+        location = (f"ducklake:postgres:dbname=bench_lake_{self.count} host=127.0.0.1 port={self.port} "
+                    f"user=airflow password={POSTGRES_PASSWORD}")
+        create_catalog_database(Warehouse(location))
+        return location
 
     def stop(self) -> None:
         from stack.native import stop
