@@ -75,7 +75,7 @@ DEFAULT_SCALE = 300
 DEFAULT_SEED = 1
 DEFAULT_PORT = 8766
 # bumped when the generator changes what it writes, so an old cache is not reused
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 # no date moves past this, so a republished 公表日 is never in the future of a demo run
 LATEST_DATE = dt.date(2026, 10, 30)
 MANIFEST = "country.json"
@@ -357,13 +357,29 @@ def spec_groups() -> list[list[dict]]:
     return [sorted(group, key=lambda s: order[s["kind"]]) for _, group in sorted(groups.items())]
 
 
+# the documents a basic one's しきい値判断結果 requires beside it (a heavier one will do)
+REQUIRED = {"basic_only": set(), "basic_and_focused": {"focused", "full"}, "basic_and_full": {"full"}}
+
+
+def complete(group: list[dict]) -> bool:
+    """Whether an assessment holds a basic document and what its result requires: most bodies
+    publish what their threshold asks for, so a country of incomplete ones would be all alerts."""
+    kinds = {s["kind"] for s in group}
+    required = REQUIRED.get(str(group[0].get("threshold_result")))
+    return group[0]["kind"] == "basic" and required is not None and (not required or bool(kinds & required))
+
+
 def _pools(groups: list[list[dict]]) -> dict[str, list[list[dict]]]:
+    """Complete assessments only (the corpus's planted contradictions inside them stay), by who
+    would publish them."""
+    groups = [g for g in groups if complete(g)]
+
     def source(group):
         return group[0]["id"]
 
     union = [g for g in groups if any(word in source(g) for word in UNION_SOURCES)]
     prefecture = [g for g in groups if any(word in source(g) for word in PREFECTURE_SOURCES)]
-    basic_only = [g for g in groups if [s["kind"] for s in g] == ["basic"] and g not in union]
+    basic_only = [g for g in groups if len(g) == 1 and g not in union]
     general = [g for g in groups if g not in union]
     return {"union": union, "prefecture": prefecture + general, "general": general, "basic_only": basic_only}
 

@@ -81,7 +81,7 @@ def test_the_country_is_rendered_with_its_own_bytes_per_body(country):
     assert {d.kind for d in documents} >= {"basic", "full"}
     full = [d.pages for d in documents if d.kind == "full"]
     basic = [d.pages for d in documents if d.kind == "basic"]
-    assert min(full) > 40 and max(basic) < 12
+    assert max(basic) < 12 and min(full) > 2 * max(basic) and max(full) > 60
     assert len({d.family for d in documents}) >= 3
     # a document names its body: code and slug in its id, its organization on its cover
     for body in country.bodies:
