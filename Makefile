@@ -39,8 +39,8 @@ bench: $(STAMP)  ## parser speed and memory against plain pdfplumber, measured i
 bench-load: $(STAMP)  ## the loader on 50,000 staged assessments, both backends, against the row-by-row baseline
 	$(PY) tools/bench_load.py $(BENCH_ARGS)
 
-demo-serve: $(STAMP)  ## serve the demo municipal websites on http://127.0.0.1:8765/
-	$(PY) -m demo.server --port 8765
+demo-serve: $(STAMP)  ## serve the demo municipal websites on http://127.0.0.1:8765/ (ground.settings.DEMO_PORT)
+	$(PY) -m demo.server
 
 system-deps:  ## Debian packages for OCR, PDF rendering and the native stack (needs root)
 	apt-get update -qq

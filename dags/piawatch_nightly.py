@@ -39,8 +39,10 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
+# At the top, unlike the tasks' imports: ground.settings is plain Python, cheap to parse the DAG with.
+from ground.settings import WAREHOUSE_POOL
+
 # The loader is the warehouse's only writer; it must never run twice at once, even across runs.
-WAREHOUSE_POOL = "piawatch_warehouse"
 
 # The Celery queue of the crawl tasks. A data root on object storage shares no file locks between
 # hosts, so the crawler's one-request-per-host rule then needs every crawl on one worker: give

@@ -5,7 +5,7 @@ demo/sites/sites.yaml (a 301 from an old address, a dead link, a slow page, a li
 once with 503, an HTML page served as .pdf, a robots.txt Disallow) behave as a real city's server
 would. Every request is logged so tests can check what a crawler asked for.
 
-    python -m demo.server --port 8765 [--edition 2]
+    python -m demo.server [--port PORT] [--edition 2]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from demo.sites.site import CORPUS_DIR, Route, build_site
+from ground.settings import DEMO_PORT
 
 DEFAULT_SLOW_SECONDS = 5.0
 NOT_FOUND_PAGE = ("<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"UTF-8\"><title>ページが見つかりません"
@@ -216,7 +217,7 @@ class DemoServer:
         self.stop()
 
 
-def serve_forever(port: int = 8765, edition: int = 1) -> None:
+def serve_forever(port: int = DEMO_PORT, edition: int = 1) -> None:
     server = DemoServer(port=port, edition=edition, echo=True)
     print(f"demo municipal websites (edition {edition}): {server.url}/  — Ctrl-C stops", flush=True)
     try:
@@ -229,7 +230,7 @@ def serve_forever(port: int = 8765, edition: int = 1) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m demo.server", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=DEMO_PORT)
     parser.add_argument("--edition", type=int, default=1, choices=[1, 2],
                         help="2 = the sites after some cities republished documents")
     args = parser.parse_args(argv)

@@ -19,6 +19,7 @@ import yaml
 
 from extract.http import blocked_address_reason, connection_target, origins_of
 from ground.errors import ConfigError, DisallowedURL
+from ground.settings import DEMO_URL
 
 DEFAULT_DEPTH = 2
 MAX_DEPTH = 5
@@ -85,7 +86,7 @@ def load_registry(path) -> list[City]:
     defaults = document.get("env_defaults") or {}
     if not isinstance(defaults, dict):
         raise ConfigError(f"{path}: env_defaults must be a mapping of variable names to values")
-    environment = {**{str(k): str(v) for k, v in defaults.items()}, **os.environ}
+    environment = {"PIAWATCH_DEMO_URL": DEMO_URL, **{str(k): str(v) for k, v in defaults.items()}, **os.environ}
 
     cities: list[City] = []
     for index, entry in enumerate(document["cities"]):

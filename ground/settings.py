@@ -51,6 +51,13 @@ KNOWN_VARIABLES = {
     "PIAWATCH_UI_BIND": "the stack's api-server address",
 }
 DEFAULT_FAILED_SHARE = 0.5
+# The Airflow pool every warehouse-writing task runs in: one slot, so one writer at a time
+# (the DAG's tasks take it; the stack creates it).
+WAREHOUSE_POOL = "piawatch_warehouse"
+# Where `make demo-serve`, `piawatch demo serve` and `make run` serve the demo websites, and where
+# the registry's demo entries look when PIAWATCH_DEMO_URL is not set.
+DEMO_PORT = 8765
+DEMO_URL = f"http://127.0.0.1:{DEMO_PORT}"
 DEFAULT_STALE_RUN_HOURS = 12.0
 DEFAULT_LAKE_SNAPSHOT_DAYS = 7.0
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from ground.errors import PiaWatchError
+from ground.settings import DEMO_PORT
 from piawatch import __version__
 
 EPILOG = """\
@@ -428,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_sub = demo.add_subparsers(dest="demo_command", required=True, metavar="DEMO_COMMAND")
     p = demo_sub.add_parser("serve", help="serve the demo websites until interrupted")
     p.set_defaults(func=cmd_demo_serve)
-    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--port", type=int, default=DEMO_PORT)
     p.add_argument("--edition", type=int, default=1, choices=[1, 2],
                    help="2 = the sites after some cities republished documents")
     p = demo_sub.add_parser("run", help="run the nightly DAG on the demo (what `make run` does)",

@@ -14,10 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ground.settings import PROJECT_ROOT, load_settings
+from demo.server import DemoServer
+from ground.settings import DEMO_PORT, PROJECT_ROOT, load_settings
+from piawatch.doctor import preflight
+from piawatch.pipeline import report_step
 
 DAG_ID = "piawatch_nightly"
-DEFAULT_DEMO_PORT = 8765
 
 
 def airflow_environment(airflow_home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -61,11 +63,6 @@ def run_dag_in_process(airflow_home: Path, env: dict[str, str], log_path: Path,
 
 
 def run_demo(*, edition: int = 1, fresh: bool = False) -> int:
-    from demo.server import DemoServer
-    from piawatch.pipeline import report_step
-
-    from piawatch.doctor import preflight
-
     settings = load_settings()
     # What this machine cannot do, said before the run (the DAG's first task checks the same).
     for warning in preflight(settings):
@@ -73,7 +70,7 @@ def run_demo(*, edition: int = 1, fresh: bool = False) -> int:
     if fresh:
         shutil.rmtree(settings.data_dir, ignore_errors=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    port = int(os.environ.get("PIAWATCH_DEMO_PORT", DEFAULT_DEMO_PORT))
+    port = int(os.environ.get("PIAWATCH_DEMO_PORT", DEMO_PORT))
     log_path = settings.reports_dir / "airflow-dags-test.log"
     with DemoServer(port=port, edition=edition) as server:
         print(f"demo municipal websites: {server.url}/  (edition {edition})")

@@ -16,7 +16,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ground.errors import PiaWatchError
+from ground.errors import PiaWatchError, failure_row
 from ground.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -174,8 +174,7 @@ def _crawl(settings: Settings, run_id: str, city, *, not_started: str | None = N
 def _crawl_failure(city, code: str, reason: str) -> dict:
     """A city's staged crawl when nothing of it was read: its one failure row."""
     return {"city_code": city.code, "crawled_at": _now(), "pages": [], "links": [], "fetches": [], "documents": [],
-            "failures": [{"stage": "crawl", "url": city.urls[0] if getattr(city, "urls", None) else None,
-                          "code": code, "reason": reason}]}
+            "failures": [failure_row("crawl", city.urls[0] if getattr(city, "urls", None) else None, code, reason)]}
 
 
 def _cached_parse(settings: Settings, sha256: str) -> dict | None:

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ground.errors import ConfigError
+from ground.settings import WAREHOUSE_POOL
 
 STACK_DIR = Path(__file__).resolve().parent
 ENV_FILE = STACK_DIR / "airflow.env"
 
 # The single writer of the warehouse: the DAG's loader and the steps after it run in this pool.
-WAREHOUSE_POOL = "piawatch_warehouse"
 WAREHOUSE_POOL_SLOTS = 1
 WAREHOUSE_POOL_DESCRIPTION = "the one writer of the PIA Watch warehouse"
 

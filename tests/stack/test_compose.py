@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from ground.errors import ConfigError
+from ground.settings import WAREHOUSE_POOL
 from stack.native import StackPaths, stack_environment
 from stack.secrets import SECRET_NAMES, format_env, generate_secrets
 from stack.services import (ENV_FILE, INIT_COMMANDS, LOCATION_VARIABLES, PASSTHROUGH_VARIABLES, SERVICES,
-                            WAREHOUSE_POOL, read_env_file)
+                            read_env_file)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
@@ -150,10 +151,12 @@ def test_compose_mounts_the_data_root_where_airflow_env_says_it_is(compose_confi
 
 def test_the_init_pool_is_the_pool_the_nightly_dag_writes_in():
     tree = ast.parse((PROJECT_ROOT / "dags" / "piawatch_nightly.py").read_text(encoding="utf-8"))
-    assigned = {node.targets[0].id: node.value.value for node in tree.body
-                if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
-                and isinstance(node.value, ast.Constant)}
-    assert assigned["WAREHOUSE_POOL"] == WAREHOUSE_POOL
+    imported = {(node.module, alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                for alias in node.names}
+    pools = [keyword.value for node in ast.walk(tree) if isinstance(node, ast.Call)
+             for keyword in node.keywords if keyword.arg == "pool"]
+    assert ("ground.settings", "WAREHOUSE_POOL") in imported
+    assert len(pools) >= 4 and all(isinstance(p, ast.Name) and p.id == "WAREHOUSE_POOL" for p in pools)
     assert ("pools", "set", WAREHOUSE_POOL, "1") == INIT_COMMANDS[1][:4]
 
 

@@ -20,13 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from load.connection import connect
 from ground.capabilities import check
+from ground.settings import WAREHOUSE_POOL
+from load.connection import connect
 from stack.api import AirflowAPI, AirflowAPIError
 from stack.memory import PeakSampler
 from stack.native import (DEMO_OVERRIDES, StackPaths, api_client, is_running, kill_process,
                           recorded_pid, stack_memory_bytes, start, start_airflow_service, stop, stop_processes)
-from stack.services import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
+from stack.services import WAREHOUSE_POOL_SLOTS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NIGHTLY = "piawatch_nightly"
