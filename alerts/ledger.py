@@ -22,6 +22,9 @@ from datetime import datetime, timezone
 
 from alerts.message import Alert
 from ground.errors import PiaWatchError
+from load.connection import write_transaction
+from load.merge import insert_rows
+from quality.check import stored_record
 
 
 def now() -> datetime:
@@ -139,8 +142,6 @@ class UnknownFinding(PiaWatchError):
 def dismiss(con, finding: str, *, by: str, reason: str) -> dict:
     """Record that a person judged ``finding`` (its id, or a unique prefix of 8+ characters) a
     false positive; its alert, if open, is closed as dismissed. Returns what was dismissed."""
-    from load.connection import write_transaction
-
     if not reason.strip():
         raise PiaWatchError("a dismissal needs a reason (--reason)")
     if len(finding) < 8:
@@ -220,7 +221,6 @@ def _new_values(con, sha256: str | None, city_code: str | None, evidence: dict) 
     """The fixed version's values of the record fields that disagreed (derived columns aside)."""
     if not sha256:
         return {}
-    from quality.check import stored_record
 
     record = stored_record(con, sha256, city_code)
     if record is None:
@@ -252,8 +252,6 @@ def insert_attempts(con, attempts: list[tuple[str, str, str, str | None]]) -> No
     """Store delivery attempts, (alert_id, channel, notice, error or None) in the order made, in
     the caller's transaction (the alert step writes a whole run's in one: on a lake each
     transaction is a round trip to the catalog). An alert's first success stamps its sent_at."""
-    from load.merge import insert_rows
-
     if not attempts:
         return
     at = now()

@@ -14,6 +14,8 @@ import time
 
 from alerts import ledger, message
 from alerts.channels import DeliveryError
+from load.connection import write_transaction
+from load.runs import record_run_step
 
 log = logging.getLogger("piawatch.alerts")
 
@@ -59,9 +61,6 @@ def send_alerts(con, run_id: str, channels, *, retry_delays=RETRY_DELAYS, digest
     one retry cycle, and all of them are due again next run. ``digest`` (default: each channel's
     own ``digest`` setting) sends one message per channel instead of one per delivery.
     """
-    from load.connection import write_transaction
-    from load.runs import record_run_step
-
     started = time.monotonic()
     checked = con.execute("SELECT checked_at FROM runs WHERE run_id = ?", [run_id]).fetchone()
     if not checked or checked[0] is None:

@@ -33,7 +33,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from ground.settings import as_warehouse
 from load.backend import LAKE_ALIAS, retrying_conflicts
+from load.connection import connect
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +146,6 @@ def maintain_file(con, path: Path) -> dict:
 def maintain(warehouse, *, keep: timedelta, grace: timedelta = CLEANUP_GRACE) -> dict:
     """Maintain the warehouse (a ``Warehouse`` or a DuckDB file's path): ``maintain_lake`` or
     ``maintain_file``. ``keep``: how long snapshots are kept; ``grace``: how long unneeded files."""
-    from ground.settings import as_warehouse
-    from load.connection import connect
-
     warehouse = as_warehouse(warehouse)
     with connect(warehouse) as con:
         if warehouse.is_lake:

@@ -15,6 +15,9 @@ from ground.errors import PiaWatchError
 from ground.settings import DEMO_PORT
 from piawatch import __version__
 
+# Each command imports what it uses inside its function: `piawatch --help` or `piawatch cities`
+# should not wait seconds for DuckDB, pandas and Great Expectations to import.
+
 EPILOG = """\
 examples:
   piawatch parse demo/corpus/pdf/271403-sakai-01-full.pdf

@@ -13,9 +13,16 @@ import socket
 import tempfile
 from dataclasses import asdict, dataclass
 
+from alerts import channels_from_environment
+from extract.registry import load_registry
 from ground import capabilities
 from ground.errors import PiaWatchError
 from ground.settings import Settings, unknown_variables
+from load.connection import WarehouseBusy, WarehouseMissing
+from load.export import open_read_only
+from load.schema import migrations
+from stack.native import StackPaths, recorded_pid
+from stack.services import LOCATION_VARIABLES
 from transform import ocr
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -44,8 +51,6 @@ def check_variables(environ=None) -> list[Check]:
 
 
 def check_registry(settings: Settings) -> Check:
-    from extract.registry import load_registry
-
     try:
         cities = load_registry(settings.registry_path)
     except PiaWatchError as exc:
@@ -68,10 +73,6 @@ def check_data_dir(settings: Settings) -> Check:
 
 def check_warehouse(settings: Settings) -> Check:
     """Reachable (a lake's catalog answers) and migrated (every migration of this release applied)."""
-    from load.export import open_read_only
-    from load.schema import migrations
-    from load.connection import WarehouseBusy, WarehouseMissing
-
     try:
         warehouse = settings.warehouse
     except PiaWatchError as exc:
@@ -97,8 +98,6 @@ def check_warehouse(settings: Settings) -> Check:
 
 def alert_channels(environ=None) -> list:
     """The configured channels; raises ConfigError naming the variable at fault."""
-    from alerts import channels_from_environment
-
     return channels_from_environment(environ)
 
 
@@ -158,9 +157,6 @@ def _reachable(address: str) -> str | None:
 
 def check_stack(settings: Settings, environ=None) -> list[Check]:
     """The stack's services, where a stack is configured: STACK_* addresses, or a native stack's pids."""
-    from stack.native import StackPaths, recorded_pid
-    from stack.services import LOCATION_VARIABLES
-
     environ = os.environ if environ is None else environ
     addresses = {v: environ[v] for v in LOCATION_VARIABLES if v.startswith("STACK_") and ":" in environ.get(v, "")}
     checks = []

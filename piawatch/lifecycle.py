@@ -19,7 +19,11 @@ import json
 import logging
 from datetime import datetime, timedelta, timezone
 
+import requests
+
 from ground.settings import Settings
+from load.connection import connect, write_transaction
+from load.runs import record_run_end
 from piawatch.progress import pages_read
 
 log = logging.getLogger(__name__)
@@ -31,8 +35,6 @@ LOCAL_IO = "local_io"
 
 def is_local_io_error(exc: BaseException) -> bool:
     """An OSError of local storage (read-only, full, permission), not of the network."""
-    import requests
-
     return (isinstance(exc, OSError) and not isinstance(exc, requests.RequestException)
             and exc.errno in LOCAL_IO_ERRNOS)
 
@@ -53,8 +55,6 @@ def mark_stale_runs(con, current_run_id: str, *, stale_hours: float, previous_ho
     ``previous_holder``: the run lock's last holder, which never released it (killed). Any other
     ``running`` row that started more than ``stale_hours`` ago lost its process too.
     """
-    from load.connection import write_transaction
-
     marked: list[str] = []
 
     def work(c):
@@ -121,9 +121,6 @@ def run_outcome(settings: Settings, run_id: str) -> tuple[str, str | None]:
 
 def record_failed_run(settings: Settings, run_id: str, error: str) -> None:
     """Close the run as failed with ``error``; never raises (it runs while handling another error)."""
-    from load.connection import connect, write_transaction
-    from load.runs import record_run_end
-
     try:
         with connect(settings.warehouse) as con:
             write_transaction(con, lambda c: record_run_end(c, run_id, status="failed", error=error[:2000]))

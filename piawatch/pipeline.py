@@ -19,6 +19,10 @@ from pathlib import Path
 from ground.errors import PiaWatchError, failure_row
 from ground.settings import Settings
 
+# Each step imports what it uses inside its function: an Airflow task imports this module for one
+# step, and the crawl, parse, load and check stacks (pdfium, DuckDB, pandas, Great Expectations)
+# cost seconds to import that the other steps' tasks should not pay.
+
 log = logging.getLogger(__name__)
 
 
@@ -356,8 +360,8 @@ def finish_step(settings: Settings, run_id: str) -> str:
     """Close the run's row as success, partial or failed (piawatch.lifecycle.run_outcome); for a
     DuckDB file, publish the copy analysts read while the next run writes (a DuckLake needs none:
     readers query it directly while it is written). Returns the status."""
-    from load.export import publish_copy
     from load.connection import connect, write_transaction
+    from load.export import publish_copy
     from load.runs import record_run_end
     from piawatch.lifecycle import run_outcome
 

@@ -12,6 +12,9 @@ import sys
 import time
 from contextlib import contextmanager
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+
 log = logging.getLogger("piawatch.progress")
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
@@ -101,10 +104,6 @@ class Progress:
             yield stage
             stage.finish()
             return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
-        from rich.progress import Progress as Bar
-
         with Bar(TextColumn("{task.description:>7}"), BarColumn(), MofNCompleteColumn(), TextColumn("ETA"),
                  TimeRemainingColumn(), console=Console(file=self.stream), transient=True) as bar:
             stage = Stage(name, total, bar, bar.add_task(name, total=total))

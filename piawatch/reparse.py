@@ -23,8 +23,17 @@ from __future__ import annotations
 import logging
 import re
 
+from extract.store import raw_path
 from ground.errors import PiaWatchError
 from ground.settings import Settings
+from load.connection import connect
+from load.loader import load_run
+from piawatch.lifecycle import record_failed_run
+from piawatch.pipeline import begin_run, check_step, finish_step, new_run_id, parse_step, site_step
+from piawatch.progress import Progress
+from piawatch.runlock import run_lock
+from transform.cache import entry_version
+from transform.parse import PARSER_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +57,6 @@ def documents_to_reparse(settings: Settings, con, *, all_versions: bool = False,
                          city: str | None = None) -> list[dict]:
     """The document versions to read again (see the module's docstring), each with the parser
     version that made what is stored (None: unknown)."""
-    from transform.cache import entry_version
-    from transform.parse import PARSER_VERSION
-
     chosen = []
     for document in _stored_versions(con, city):
         version = document["parser_version"] or entry_version(settings.parsed_dir, document["sha256"])
@@ -70,15 +76,6 @@ def reparse(settings: Settings, *, all_versions: bool = False, since: str | None
     """Re-parse, load and check the chosen document versions as one run; return what was done:
     run_id (None when nothing needed it), chosen, parsed, failed, missing (raw PDF not stored),
     status."""
-    from extract.store import raw_path
-    from load.connection import connect
-    from load.loader import load_run
-    from piawatch.lifecycle import record_failed_run
-    from piawatch.pipeline import begin_run, check_step, finish_step, new_run_id, parse_step, site_step
-    from piawatch.progress import Progress
-    from piawatch.runlock import run_lock
-    from transform.parse import PARSER_VERSION
-
     if all_versions and since:
         raise PiaWatchError("--all and --since choose the versions differently: give one of them")
     if since is not None and not VERSION.fullmatch(since):

@@ -6,8 +6,11 @@ the last finished run published, and the summary says so.
 
 from __future__ import annotations
 
+from alerts.ledger import run_alerts
 from ground.errors import PiaWatchError
 from ground.settings import Settings
+from load.connection import WarehouseBusy
+from load.export import open_read_only
 
 RUN_COLUMNS = ("run_id", "status", "started_at", "finished_at", "cities", "documents_seen", "documents_new",
                "fetch_failures", "parse_failures", "findings", "alerts_sent", "error")
@@ -16,9 +19,6 @@ RUN_COLUMNS = ("run_id", "status", "started_at", "finished_at", "cities", "docum
 def readable(warehouse):
     """The warehouse to read: itself, or while a run holds its DuckDB file for writing (DuckDB then
     lets no one else open it), the read-only copy the last finished run published beside it."""
-    from load.export import open_read_only
-    from load.connection import WarehouseBusy
-
     try:
         open_read_only(warehouse).close()
     except WarehouseBusy:
@@ -43,9 +43,6 @@ def _dicts(cursor) -> list[dict]:
 
 def run_facts(settings: Settings, run_id: str | None = None) -> dict:
     """Everything the summary shows about ``run_id`` (default: the latest run), as plain data."""
-    from alerts.ledger import run_alerts
-    from load.export import open_read_only
-
     con = open_read_only(readable(settings.warehouse))
     try:
         run_id = run_id or _latest_run_id(con)
@@ -116,8 +113,6 @@ def run_summary(settings: Settings, run_id: str | None = None) -> tuple[str, str
 
 def list_runs(settings: Settings, limit: int = 20) -> list[dict]:
     """The latest ``limit`` runs, newest first."""
-    from load.export import open_read_only
-
     con = open_read_only(readable(settings.warehouse))
     try:
         return _dicts(con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs "

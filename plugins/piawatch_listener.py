@@ -13,6 +13,7 @@ from airflow.plugins_manager import AirflowPlugin
 class RunFailureListener:
     @hookimpl
     def on_dag_run_failed(self, dag_run, msg: str):
+        # the project is imported only when a PIA Watch run failed: the scheduler loads every plugin
         if not dag_run.dag_id.startswith("piawatch"):
             return
         from alerts.run_failed import notify_run_failed

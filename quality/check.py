@@ -13,6 +13,9 @@ from datetime import date
 from pathlib import Path
 
 from ground.schema import FIELDS
+from load.connection import write_transaction
+from load.merge import merge_rows
+from load.runs import record_run_step
 from quality.findings import build_findings
 from quality.frames import build_frames
 from quality.gx_suites import validate
@@ -106,10 +109,6 @@ def check_warehouse(con, run_id: str, *, today: date | None = None,
     Re-running the same run is harmless: a finding's id is fixed by document, rule and key, and
     its first_seen_run is kept. A finding not seen again keeps its old last_seen_run (closed).
     """
-    from load.connection import write_transaction
-    from load.merge import merge_rows
-    from load.runs import record_run_step
-
     started = time.monotonic()
     records, documents = latest_records(con)
     findings, docs_index = _findings(records, documents, today, data_docs_dir)

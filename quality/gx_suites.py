@@ -154,6 +154,8 @@ CHECKS: tuple[Check, ...] = (
 assert {c.rule for c in CHECKS} == set(RULES), "every rule has at least one check"
 
 
+# Great Expectations is imported inside the two functions that use it: importing it takes
+# seconds, and the rest of the checks (frames, findings) do not need it.
 def _row_condition(where: tuple):
     from great_expectations.expectations.row_conditions import Column
 

@@ -28,10 +28,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg2
+import redis
+
+from ground.capabilities import POSTGRES_BIN
 from ground.errors import ConfigError, PiaWatchError
 from ground.settings import Warehouse, warehouse_from
 from ground.settings import PROJECT_ROOT, load_settings
-from ground.capabilities import POSTGRES_BIN
 from stack.airflow_init import ADMIN_USER, airflow_executable, initialise
 from stack.api import AirflowAPI, AirflowAPIError
 from stack.memory import memory_bytes, process_tree
@@ -303,8 +306,6 @@ def start_postgres(paths: StackPaths, port: int, password: str) -> int:
 
 
 def _create_database(port: int, password: str) -> None:
-    import psycopg2
-
     connection = psycopg2.connect(host=HOST, port=port, user="airflow", password=password, dbname="postgres")
     try:
         connection.autocommit = True
@@ -333,7 +334,6 @@ def start_redis(paths: StackPaths, port: int, password: str) -> int:
     _wait_for("Redis", pidfile.exists, 20, paths.log_file("redis"))
     pid = int(pidfile.read_text().strip())
     _record(paths, "redis", pid, group=False)
-    import redis
 
     _wait_for("Redis", lambda: _redis_ping(redis.Redis(host=HOST, port=port, password=password)), 20,
               paths.log_file("redis"))

@@ -12,6 +12,7 @@ functions: an import deferred to call time is still a dependency.
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,12 @@ def test_the_rule_sees_a_deferred_import(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from alerts.send import send_alerts\n    import load.backend\n")
     assert _imports(module) == {"alerts", "load"}
+
+
+def test_every_package_of_the_chain_is_installed():
+    """`make install` installs the project (pip install -e .): a package its list leaves out is
+    missing from the `piawatch` command, while the tests (run from the checkout) still pass."""
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    included = {pattern.rstrip("*") for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    packages = {package for package in LEVEL if (PROJECT_ROOT / package / "__init__.py").exists()}
+    assert packages - included == set()
