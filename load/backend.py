@@ -29,11 +29,8 @@ import importlib.util
 import logging
 import os
 import random
-import re
 import tempfile
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
