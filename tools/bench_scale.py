@@ -55,8 +55,10 @@ DEFAULT_CHANGED_SHARE = 0.01
 CONFIGS = ("in-process", "stack-1", "stack-2")
 NIGHTS = ("first", "again")
 # The order the breakdown prints its columns in; a stage the pipeline adds later comes after.
-CATEGORIES = ("crawl wait", "fetch", "plan", "parse", "load", "check", "alert", "maintain", "report",
+CATEGORIES = ("plan", "crawl wait", "fetch", "select", "parse", "load", "check", "alert", "report", "maintain",
               "Airflow overhead", "idle slots")
+# The phases of a DAG run, in the order they run.
+PHASES = ("start", "plan", "crawl", "select", "parse", "load", "check", "alert", "report", "maintain")
 TIMINGS_VARIABLE = "BENCH_TASK_TIMINGS"
 
 
@@ -77,6 +79,7 @@ class Night:
     bodies: int
     peak_bytes: int
     seconds: dict[str, float] = field(default_factory=dict)
+    spans: dict[str, float] = field(default_factory=dict)  # stack: wall seconds of each phase
 
     @property
     def docs_per_s(self) -> float:
@@ -89,7 +92,8 @@ class Night:
 
 def stage_of(name: str) -> str:
     """The breakdown category of a pipeline stage or an Airflow task id."""
-    for needle, category in (("crawl", "crawl"), ("parse", "parse"), ("load", "load"), ("check", "check"),
+    for needle, category in (("crawl", "crawl"), ("select", "select"), ("parse", "parse"), ("load", "load"),
+                             ("check", "check"),
                              ("quality", "check"), ("alert", "alert"), ("maint", "maintain"),
                              ("report", "report")):
         if needle in name:
@@ -179,9 +183,27 @@ def stack_breakdown(task_instances: list[dict], works: list[dict], *, slots: int
     return seconds
 
 
+def phase_spans(task_instances: list[dict], queued_at: datetime) -> dict[str, float]:
+    """Wall seconds of each phase of a run: its tasks' first start to their last end. Phases that
+    run one after another add up to the run, so the one that does not shrink with more workers
+    shows; ``start`` is the wait from the trigger to the first task's start."""
+    bounds: dict[str, tuple[datetime, datetime]] = {}
+    for ti in task_instances:
+        if ti["start_date"] is None or ti["end_date"] is None:
+            continue
+        category = stage_of(ti["task_id"])
+        low, high = bounds.get(category, (ti["start_date"], ti["end_date"]))
+        bounds[category] = (min(low, ti["start_date"]), max(high, ti["end_date"]))
+    spans = {category: (high - low).total_seconds() for category, (low, high) in bounds.items()}
+    if bounds:
+        spans["start"] = (min(low for low, _ in bounds.values()) - queued_at).total_seconds()
+    return spans
+
+
 # --- projection and spread ----------------------------------------------------------------------
 @dataclass
 class Projection:
+    no_change_300_s: float
     pdfs_per_body: float
     national_pdfs: float
     first_load_s: float
@@ -197,12 +219,15 @@ def _duration(seconds: float) -> str:
 
 def project(*, bodies: int, pdfs: int, first_docs_per_s: float, again_wall_s: float,
             national_bodies: int = NATIONAL_BODIES, changed_share: float = DEFAULT_CHANGED_SHARE) -> Projection:
-    """A national first load and ordinary night, linear in the measured rates.
+    """A national first load and ordinary night, linear in the measured rates: upper bounds, since
+    what a night spends whatever its size (starting tasks, imports, the checks' set-up) is scaled
+    up with the rest.
 
-    First load: every national PDF at the first night's whole-night rate (its fixed costs
-    included, so the projection errs long). Ordinary night: the no-change night per body times the
-    national bodies, plus the assumed share of changed PDFs at the first night's rate.
+    First load: every national PDF at the first night's whole-night rate. Ordinary night: the
+    no-change night per body times the national bodies, plus the assumed share of changed PDFs at
+    the first night's rate. The issue's 300-body no-change night likewise, when fewer were measured.
     """
+    no_change_300 = again_wall_s / bodies * 300
     per_body = pdfs / bodies
     national = national_bodies * per_body
     first = national / first_docs_per_s
@@ -210,6 +235,8 @@ def project(*, bodies: int, pdfs: int, first_docs_per_s: float, again_wall_s: fl
     changed = national * changed_share
     ordinary = no_change + changed / first_docs_per_s
     lines = [
+        f"  300 bodies, nothing changed: {again_wall_s:.1f} s / {bodies:,} bodies × 300 = {no_change_300:,.0f} s = "
+        f"{_duration(no_change_300)}" + (" (measured)" if bodies == 300 else " (linear: an upper bound)"),
         f"  PDFs per body measured: {pdfs:,} PDFs / {bodies:,} bodies = {per_body:.2f}",
         f"  national first load:    {national_bodies:,} bodies × {per_body:.2f} = {national:,.0f} PDFs; "
         f"{national:,.0f} PDFs / {first_docs_per_s:.2f} docs/s = {first:,.0f} s = {_duration(first)}",
@@ -217,7 +244,7 @@ def project(*, bodies: int, pdfs: int, first_docs_per_s: float, again_wall_s: fl
         f"{no_change:,.0f} s; + {changed_share:.0%} changed = {changed:,.0f} PDFs / {first_docs_per_s:.2f} docs/s "
         f"= {changed / first_docs_per_s:,.0f} s; total {ordinary:,.0f} s = {_duration(ordinary)}",
     ]
-    return Projection(per_body, national, first, no_change, changed, ordinary, lines)
+    return Projection(no_change_300, per_body, national, first, no_change, changed, ordinary, lines)
 
 
 def spread(values: list[float], fmt: str = "{:.2f}") -> str:
@@ -303,10 +330,16 @@ def run_in_process(data_dir: Path, country: Country, night: str, run_id: str) ->
     before = _parsed_dir_names(data_dir)
     log = data_dir / f"{run_id}.log"  # the run's own log lines and alerts, kept out of the report
     with log.open("w") as stderr:
+        # Its own process group: stopped with its parse sandboxes if the bench is stopped.
         child = subprocess.Popen([sys.executable, "-c", IN_PROCESS, run_id], env=env, cwd=PROJECT_ROOT,
-                                 stdout=subprocess.PIPE, stderr=stderr, text=True)
-        with PeakSampler(lambda: memory_bytes(process_tree([child.pid]))) as sampler:
-            out, _ = child.communicate()
+                                 stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True)
+        try:
+            with PeakSampler(lambda: memory_bytes(process_tree([child.pid]))) as sampler:
+                out, _ = child.communicate()
+        except BaseException:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            raise
     if child.returncode != 0:
         raise SystemExit(f"the in-process {night} night failed (exit {child.returncode}):\n"
                          + "\n".join(log.read_text().splitlines()[-20:]))
@@ -377,7 +410,9 @@ def _stack_night(stack, api, config: str, night: str, slots: int, timings: Path)
     seconds = split_crawl(stack_breakdown(tis, works, slots=slots, wall_s=wall_s), totals["fetch_s"],
                           totals["span_s"])
     status = _warehouse_status(stack, run_id)
-    return _night(config, night, status, wall_s, totals, seconds, sampler.peak)
+    measured = _night(config, night, status, wall_s, totals, seconds, sampler.peak)
+    measured.spans = phase_spans(tis, run["queued_at"] or run["start_date"])
+    return measured
 
 
 def _warehouse_status(stack, run_id: str) -> str:
@@ -458,6 +493,17 @@ def report(nights: list[Night], *, changed_share: float = DEFAULT_CHANGED_SHARE)
         for config, runs in group.items():
             cells = [spread([r.seconds.get(c, 0.0) for r in runs], "{:.1f}") for c in columns]
             lines.append(f"| {config} | {spread([r.wall_s for r in runs], '{:.1f}')} | " + " | ".join(cells) + " |")
+    for title, group in (("first night", first), ("again, nothing changed", again)):
+        present = {k for runs in group.values() for r in runs for k in r.spans}
+        if not present:
+            continue
+        columns = [c for c in PHASES if c in present] + sorted(present - set(PHASES))
+        lines += ["", f"phases on the stack, {title} (wall seconds from a phase's first task start to its last end)",
+                  "| config | wall s | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+        for config, runs in group.items():
+            if any(r.spans for r in runs):
+                cells = [spread([r.spans.get(c, 0.0) for r in runs], "{:.1f}") for c in columns]
+                lines.append(f"| {config} | {spread([r.wall_s for r in runs], '{:.1f}')} | " + " | ".join(cells) + " |")
     for config in first:
         if config not in again:
             continue
@@ -466,7 +512,8 @@ def report(nights: list[Night], *, changed_share: float = DEFAULT_CHANGED_SHARE)
                              first_docs_per_s=statistics.median(r.docs_per_s for r in first[config]),
                              again_wall_s=statistics.median(r.wall_s for r in again[config]),
                              changed_share=changed_share)
-        lines += ["", f"projection, {config} (medians; {changed_share:.0%} changed a night is an assumption)",
+        lines += ["", f"projection, {config} (medians, linear in bodies; {changed_share:.0%} changed a night is an "
+                      f"assumption)",
                   *projection.lines]
     return lines
 
@@ -516,6 +563,7 @@ def main(argv: list[str] | None = None) -> int:
     began = datetime.now(timezone.utc)
     print(f"bench-scale {began:%Y-%m-%d %H:%M} UTC on {machine()}; load average {_load()}", flush=True)
     nights: list[Night] = []
+    stopped = None
     try:
         with serve_country(args.country, args.scale, args.seed, args.country_dir) as country:
             print(f"{country.description}; configs {', '.join(configs)}; repeat {args.repeat}", flush=True)
@@ -534,16 +582,23 @@ def main(argv: list[str] | None = None) -> int:
                         f"{n.pdf_bytes:,} PDF bytes, {n.status}"
                         for n in measured) + f" ({time.monotonic() - started:.0f} s with setup; load {_load()})",
                         flush=True)
-                    if not args.keep:
+                    if args.keep:
+                        (parent / "nights.json").write_text(json.dumps([vars(n) for n in nights], indent=1))
+                    else:
                         shutil.rmtree(data_dir, ignore_errors=True)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        # Stopped early (SIGTERM, Ctrl-C): the report still covers every configuration that finished.
+        stopped = exc
     finally:
         if not args.keep:
             shutil.rmtree(parent, ignore_errors=True)
     print()
+    if stopped is not None:
+        print(f"STOPPED EARLY ({type(stopped).__name__}): only the configurations above that finished are reported")
     print("\n".join(report(nights, changed_share=args.changed_share)))
     print(f"\nmeasured {began:%H:%M}–{datetime.now(timezone.utc):%H:%M} UTC; load average at the end {_load()}")
     print(scale_out_line(nights))
-    return 0
+    return 0 if stopped is None else 1
 
 
 if __name__ == "__main__":

@@ -90,7 +90,7 @@ def test_stage_names_and_task_ids_old_and_batched_fall_in_their_category():
     cases = {"crawl_city": "crawl", "crawl_cities": "crawl", "parse_document": "parse",
              "parse_documents": "parse", "load_warehouse": "load", "check_quality": "check",
              "send_alerts": "alert", "report": "report", "maintain_warehouse": "maintain",
-             "list_cities": "plan", "select_new_versions": "plan", "crawl": "crawl", "alert": "alert"}
+             "list_cities": "plan", "select_new_versions": "select", "crawl": "crawl", "alert": "alert"}
     assert {name: bench.stage_of(name) for name in cases} == cases
 
 
@@ -117,6 +117,14 @@ def test_breakdown_from_task_instance_rows_and_the_work_timed_inside_them():
                                      "Airflow overhead": busy - (7 + 9 + 24 + 27), "idle slots": 2 * 60 - busy})
 
 
+def test_phases_span_from_their_first_start_to_their_last_end():
+    t0 = datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc)
+    tis = [_ti("list_cities", -1, 3, 5, t0), _ti("crawl_cities", 0, 6, 10, t0), _ti("crawl_cities", 1, 7, 12, t0),
+           _ti("parse_documents", 0, 13, 40, t0), _ti("parse_documents", 1, 14, 43, t0),
+           _ti("load_warehouse", -1, 45, 50, t0), _ti("send_alerts", -1, 51, None, t0)]
+    assert bench.phase_spans(tis, t0) == pytest.approx({"start": 3, "plan": 2, "crawl": 6, "parse": 30, "load": 5})
+
+
 def test_projection_arithmetic():
     p = bench.project(bodies=300, pdfs=3000, first_docs_per_s=1.5, again_wall_s=120.0,
                       national_bodies=1788, changed_share=0.01)
@@ -124,8 +132,11 @@ def test_projection_arithmetic():
     assert p.first_load_s == pytest.approx(17880 / 1.5)  # 11,920 s
     assert p.no_change_s == pytest.approx(120.0 / 300 * 1788)  # 715.2 s
     assert p.ordinary_night_s == pytest.approx(715.2 + 178.8 / 1.5)
+    assert p.no_change_300_s == 120.0
+    small = bench.project(bodies=50, pdfs=500, first_docs_per_s=1.0, again_wall_s=100.0)
+    assert small.no_change_300_s == 600.0 and "600 s = 10.0 min (linear: an upper bound)" in small.lines[0]
     text = "\n".join(p.lines)
-    for shown in ("3,000 PDFs / 300 bodies = 10.00", "17,880 PDFs / 1.50 docs/s = 11,920 s = 3.3 h",
+    for shown in ("120.0 s / 300 bodies × 300 = 120 s = 2.0 min (measured)", "3,000 PDFs / 300 bodies = 10.00", "17,880 PDFs / 1.50 docs/s = 11,920 s = 3.3 h",
                   "120.0 s / 300 bodies × 1,788 = 715 s", "179 PDFs", "834 s = 13.9 min"):
         assert shown in text
 
