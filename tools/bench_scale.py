@@ -487,6 +487,8 @@ def report(nights: list[Night], *, changed_share: float = DEFAULT_CHANGED_SHARE)
                      f"{spread([r.peak_bytes / 2**20 for r in runs], '{:.0f}')} |")
     for title, group in (("first night", first), ("again, nothing changed", again)):
         present = {k for runs in group.values() for r in runs for k in r.seconds}
+        if not present:
+            continue
         columns = [c for c in CATEGORIES if c in present] + sorted(present - set(CATEGORIES))
         lines += ["", f"where the time goes, {title} (seconds; on the stack summed over task instances = slot time)",
                   "| config | wall s | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
