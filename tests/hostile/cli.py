@@ -16,14 +16,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Runs piawatch.cli.main, then writes the peak resident memory of itself and of its children to
 # the file named by the first argument (stderr stays exactly what a user would see).
+# Its own peak is VmHWM, not RUSAGE_SELF: Linux keeps ru_maxrss across execve, so a process forked
+# from a large pytest would report pytest's size (VmHWM belongs to the new program's memory).
 _MEASURED = """
-import json, resource, sys
+import json, re, resource, sys
 from piawatch.cli import main
 try:
     code = main(sys.argv[2:])
 finally:
-    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    with open("/proc/self/status") as status:
+        own_kb = int(re.search(r"VmHWM:\\s+(\\d+) kB", status.read()).group(1))
+    peak = max(own_kb, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     open(sys.argv[1], "w").write(json.dumps({"peak_mb": peak / 1024}))
 sys.exit(code)
 """
