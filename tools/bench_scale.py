@@ -464,6 +464,21 @@ def _by_config(nights: list[Night], night: str) -> dict[str, list[Night]]:
     return out
 
 
+def _seconds_table(group: dict[str, list[Night]], attribute: str, order: tuple[str, ...], title: str) -> list[str]:
+    """A table of a Night's seconds by category (``seconds`` or ``spans``), columns in ``order``;
+    configurations without any are left out, and the table too when none has them."""
+    present = {k for runs in group.values() for r in runs for k in getattr(r, attribute)}
+    if not present:
+        return []
+    columns = [c for c in order if c in present] + sorted(present - set(order))
+    lines = ["", title, "| config | wall s | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    for config, runs in group.items():
+        if any(getattr(r, attribute) for r in runs):
+            cells = [spread([getattr(r, attribute).get(c, 0.0) for r in runs], "{:.1f}") for c in columns]
+            lines.append(f"| {config} | {spread([r.wall_s for r in runs], '{:.1f}')} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def report(nights: list[Night], *, changed_share: float = DEFAULT_CHANGED_SHARE) -> list[str]:
     first, again = _by_config(nights, "first"), _by_config(nights, "again")
     lines = ["first night, from an empty data root (median, range over repeats)",
@@ -486,26 +501,11 @@ def report(nights: list[Night], *, changed_share: float = DEFAULT_CHANGED_SHARE)
                      f"{spread([r.requests for r in runs], '{:.0f}')} | "
                      f"{spread([r.peak_bytes / 2**20 for r in runs], '{:.0f}')} |")
     for title, group in (("first night", first), ("again, nothing changed", again)):
-        present = {k for runs in group.values() for r in runs for k in r.seconds}
-        if not present:
-            continue
-        columns = [c for c in CATEGORIES if c in present] + sorted(present - set(CATEGORIES))
-        lines += ["", f"where the time goes, {title} (seconds; on the stack summed over task instances = slot time)",
-                  "| config | wall s | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
-        for config, runs in group.items():
-            cells = [spread([r.seconds.get(c, 0.0) for r in runs], "{:.1f}") for c in columns]
-            lines.append(f"| {config} | {spread([r.wall_s for r in runs], '{:.1f}')} | " + " | ".join(cells) + " |")
+        lines += _seconds_table(group, "seconds", CATEGORIES, f"where the time goes, {title} (seconds; on the "
+                                f"stack summed over task instances = slot time)")
     for title, group in (("first night", first), ("again, nothing changed", again)):
-        present = {k for runs in group.values() for r in runs for k in r.spans}
-        if not present:
-            continue
-        columns = [c for c in PHASES if c in present] + sorted(present - set(PHASES))
-        lines += ["", f"phases on the stack, {title} (wall seconds from a phase's first task start to its last end)",
-                  "| config | wall s | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
-        for config, runs in group.items():
-            if any(r.spans for r in runs):
-                cells = [spread([r.spans.get(c, 0.0) for r in runs], "{:.1f}") for c in columns]
-                lines.append(f"| {config} | {spread([r.wall_s for r in runs], '{:.1f}')} | " + " | ".join(cells) + " |")
+        lines += _seconds_table(group, "spans", PHASES, f"phases on the stack, {title} (wall seconds from a "
+                                f"phase's first task start to its last end)")
     for config in first:
         if config not in again:
             continue
