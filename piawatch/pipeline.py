@@ -12,12 +12,16 @@ import json
 import logging
 import os
 import re
+import time
 import traceback
-from datetime import datetime, timezone
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ground.errors import PiaWatchError, failure_row
 from ground.settings import Settings
+from piawatch.batches import (CRAWL_BATCH_BUDGET_SECONDS, CRAWL_THREADS, PARSE_BATCH_BUDGET_SECONDS, city_batches,
+                              parse_batches)
 
 # Each step imports what it uses inside its function: an Airflow task imports this module for one
 # step, and the crawl, parse, load and check stacks (pdfium, DuckDB, pandas, Great Expectations)
@@ -86,8 +90,6 @@ def crawl_plan(settings: Settings, *, only: list[str] | None = None, demo: bool 
                max_batches: int | None = None) -> list[list[str]]:
     """``plan_run``'s cities in crawl batches (``piawatch.batches.city_batches``), never more than
     ``max_batches`` of them (Airflow's max_map_length)."""
-    from piawatch.batches import city_batches
-
     return city_batches(plan_run(settings, only=only, demo=demo), max_batches=max_batches)
 
 
@@ -119,11 +121,7 @@ def crawl_batch_step(settings: Settings, run_id: str, city_codes: list[str], *,
     ``CRAWL_BATCH_BUDGET_SECONDS``) is a ``timeout`` row, crawled next run. ``on_city(code,
     result)`` is called as each city is done, in the batch's order.
     """
-    import time
-    from concurrent.futures import ThreadPoolExecutor
-
     from extract.registry import load_registry
-    from piawatch.batches import CRAWL_BATCH_BUDGET_SECONDS, CRAWL_THREADS
     from piawatch.progress import city_line
 
     budget_s = CRAWL_BATCH_BUDGET_SECONDS if budget_s is None else budget_s
@@ -221,10 +219,13 @@ def parse_step(settings: Settings, run_id: str, document: dict, *, fresh: bool =
             log.error("parser crashed on %s: %s", sha256, traceback.format_exc())
             staged["error"] = {"code": "parser_crash", "reason": f"{type(exc).__name__}: {exc}"}
         staged = remember(settings.parsed_dir, staged)
-    staged = {**staged, "url": document.get("url") or staged.get("url")}
-    _write_json(settings.run_staging_dir(run_id) / "parse" / f"{sha256}.json", staged)
-    return {"sha256": sha256, "ok": "record" in staged,
-            "error": staged.get("error", {}).get("code")}
+    return _stage_parse(settings, run_id, {**staged, "url": document.get("url") or staged.get("url")})
+
+
+def _stage_parse(settings: Settings, run_id: str, staged: dict) -> dict:
+    """Write one document's staged parse (record or error); return what it gave."""
+    _write_json(settings.run_staging_dir(run_id) / "parse" / f"{staged['sha256']}.json", staged)
+    return {"sha256": staged["sha256"], "ok": "record" in staged, "error": staged.get("error", {}).get("code")}
 
 
 def documents_to_parse(settings: Settings, crawled: list[list[dict]]) -> list[dict]:
@@ -248,10 +249,6 @@ def parse_batch_step(settings: Settings, run_id: str, documents: list[dict], *,
     slow or hostile PDFs ends well inside its task's time limit. ``on_document(document, result)``
     is called after each.
     """
-    import time
-
-    from piawatch.batches import PARSE_BATCH_BUDGET_SECONDS
-
     budget_s = PARSE_BATCH_BUDGET_SECONDS if budget_s is None else budget_s
     started, results = time.monotonic(), []
     for document in documents:
@@ -276,18 +273,14 @@ def _stage_parse_failure(settings: Settings, run_id: str, document: dict, code: 
     """Stage one document's parse failure (not cached: it is tried again next run)."""
     from transform.parse import PARSER_VERSION
 
-    sha256 = document["sha256"]
-    _write_json(settings.run_staging_dir(run_id) / "parse" / f"{sha256}.json",
-                {"sha256": sha256, "parser_version": PARSER_VERSION, "url": document.get("url"),
-                 "error": {"code": code, "reason": reason}})
-    return {"sha256": sha256, "ok": False, "error": code}
+    return _stage_parse(settings, run_id, {"sha256": document["sha256"], "parser_version": PARSER_VERSION,
+                                           "url": document.get("url"), "error": {"code": code, "reason": reason}})
 
 
 def parse_batches_for(settings: Settings, documents: list[dict], *, max_batches: int | None = None) -> list[list[dict]]:
     """``documents`` in batches of about ``PARSE_BATCH_SECONDS`` of parsing, each document's size
     read from the raw store; never more than ``max_batches`` batches (Airflow's max_map_length)."""
     from extract.store import raw_path
-    from piawatch.batches import parse_batches
 
     def size_of(document: dict) -> int | None:
         try:
@@ -379,8 +372,6 @@ def maintain_step(settings: Settings) -> dict:
     """Lake maintenance after the night's writes (``load.maintenance``): on a DuckLake, small files
     merged, snapshots older than ``PIAWATCH_LAKE_SNAPSHOT_DAYS`` expired and files no snapshot needs
     deleted; on a DuckDB file, a CHECKPOINT. Logs the file counts before and after."""
-    from datetime import timedelta
-
     from load.maintenance import maintain
 
     return maintain(settings.warehouse, keep=timedelta(days=settings.lake_snapshot_days))
