@@ -377,6 +377,20 @@ def maintain_step(settings: Settings) -> dict:
     return maintain(settings.warehouse, keep=timedelta(days=settings.lake_snapshot_days))
 
 
+def maintain_after_night(settings: Settings) -> dict:
+    """``maintain_step`` as the night's last step: by then the night's data is loaded, checked,
+    alerted on and published, so housekeeping that fails must not mark the night failed (the
+    run-failed listener would). It logs a warning naming the error and returns it under
+    ``error``; the next night maintains again. ``piawatch maintain`` fails loudly instead."""
+    try:
+        return maintain_step(settings)
+    except Exception as exc:  # noqa: BLE001 - any failure of housekeeping is reported, none fails the night
+        reason = exc.reason if isinstance(exc, PiaWatchError) else f"{type(exc).__name__}: {exc}"
+        log.warning("warehouse maintenance failed, the night's data is loaded; the next night maintains "
+                    "again (or run `piawatch maintain`): %s", reason)
+        return {"error": reason}
+
+
 def site_step(settings: Settings) -> None:
     """Rebuild the static site (website/, reports/site/) from the warehouse just published."""
     from website.build import rebuild_after_run
@@ -449,6 +463,6 @@ def run_all(settings: Settings, *, only: list[str] | None = None, demo: bool | N
             reason = exc.reason if isinstance(exc, PiaWatchError) else f"{type(exc).__name__}: {exc}"
             record_failed_run(settings, run_id, reason)
             raise
-        maintain_step(settings)  # still under the run lock: it writes the warehouse too
+        maintain_after_night(settings)  # still under the run lock: it writes the warehouse too
     site_step(settings)
     return status, report_step(settings, run_id)

@@ -66,3 +66,28 @@ def test_a_missing_raw_file_is_a_failure_not_a_crash(settings):
     result = parse_step(settings, "run1", document)
     assert result["ok"] is False
     assert _staged(settings, "run1", document["sha256"])["error"]["reason"]
+
+
+def test_maintenance_that_fails_after_the_night_is_a_warning_not_a_failed_night(settings, caplog):
+    import subprocess
+    import sys
+
+    from load.connection import WarehouseBusy, connect
+    from piawatch.pipeline import maintain_after_night, maintain_step
+
+    connect(settings.warehouse).close()  # the night's warehouse exists
+    # another process holds the DuckDB file for writing, so maintenance cannot open it
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); sys.stdin.read()", str(settings.warehouse.path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with caplog.at_level("WARNING", logger="piawatch.pipeline"):
+            result = maintain_after_night(settings)
+        assert "open for writing by another process" in result["error"]
+        assert "warehouse maintenance failed, the night's data is loaded" in caplog.text
+        with pytest.raises(WarehouseBusy):  # run by hand (`piawatch maintain`), it fails loudly
+            maintain_step(settings)
+    finally:
+        holder.communicate("")
+    assert maintain_after_night(settings)["backend"] == "duckdb"
