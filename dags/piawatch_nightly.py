@@ -6,7 +6,7 @@ Every night at 02:00 Asia/Tokyo:
 0. **list_cities**: the same checks as `piawatch doctor` (registry, warehouse, alert channels):
    a broken configuration fails the run here, before anything is crawled. Returns the registry's
    cities in crawl batches (`piawatch.batches`).
-1. **crawl_cities** (mapped over the batches of cities, in parallel; each batch crawls 4 of its
+1. **crawl_cities** (mapped over the batches of cities, in parallel; each batch crawls its 8
    cities at once, one request at a time per host): discover PDF links, fetch new or changed PDFs
    into the content-addressed store, stage `crawl/<city>.json`. A failing city is its failure row.
 2. **select_new_versions**: stage the cached parses; cut the PDF versions never parsed into

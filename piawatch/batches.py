@@ -4,7 +4,7 @@ Every task instance costs Airflow about 3 s (queueing, a worker process, the tas
 before it does any work, and a basic assessment parses in under a second: mapped over single
 PDFs, a national night would spend more time in Airflow than in the parser. So the DAG maps its
 parse task over batches of about ``PARSE_BATCH_SECONDS`` of estimated parsing each, and its crawl
-task over batches of cities that a batch crawls a few at a time (``CRAWL_THREADS``). ``piawatch
+task over batches of cities that a batch crawls all at once (``CRAWL_THREADS``). ``piawatch
 run`` cuts the night the same way, so both paths run the same code.
 
 Airflow refuses to map a task over more items than ``core.max_map_length`` (1024 by default,
@@ -45,12 +45,15 @@ PARSE_BYTES_PER_SECOND = 50_000
 # (120 s), still ends well inside the parse task's one-hour execution_timeout.
 PARSE_BATCH_BUDGET_SECONDS = 30 * 60.0
 
-# Cities per crawl batch, and how many of them a batch crawls at once. A crawl mostly waits (for
-# the host's turn, 1 s between requests to one host, and for the network), so threads overlap
-# those waits; politeness stays per host across threads and processes (extract/http.py's host
-# lock file), and each city has its own HTTP session.
+# Cities per crawl batch, and how many of them a batch crawls at once: all of them. A crawl mostly
+# waits for its host's turn (1 s between requests to one host by default, so a city's dozen or so
+# requests take a dozen seconds whatever the machine) and for the network; cities usually sit on
+# hosts of their own, so a thread per city overlaps those waits, and a night's crawl takes about
+# requests × delay / (threads × crawl slots). Politeness stays per host across threads and
+# processes (extract/http.py's host lock file): cities sharing a host take turns. Each city has
+# its own HTTP session. Batches made larger by max_map_length still crawl CRAWL_THREADS at once.
 CITIES_PER_CRAWL_BATCH = 8
-CRAWL_THREADS = 4
+CRAWL_THREADS = CITIES_PER_CRAWL_BATCH
 
 # A crawl batch starts no city after this many seconds (the rest are `timeout` failure rows,
 # crawled next run). A city's crawl has a budget of its own (HttpLimits.session_budget, 30 min),

@@ -196,7 +196,7 @@ def test_a_crawl_batch_overlaps_hosts_stays_polite_per_host_and_survives_a_bad_c
         settings = load_settings()
         codes = ["271403", "112020", "111007", "072044", "232017"]
         done = []
-        to_parse = crawl_batch_step(settings, "run1", codes, threads=4, on_city=lambda code, _: done.append(code))
+        to_parse = crawl_batch_step(settings, "run1", codes, on_city=lambda code, _: done.append(code))
     assert done == codes
     staged = {code: _fetches(settings, "run1", code) for code in codes}
     assert staged["111007"]["documents"] == [] and staged["111007"]["failures"]  # the bad city: its failure rows
