@@ -247,6 +247,31 @@ def project(*, bodies: int, pdfs: int, first_docs_per_s: float, again_wall_s: fl
     return Projection(no_change_300, per_body, national, first, no_change, changed, ordinary, lines)
 
 
+def slots_of(config: str) -> int:
+    """Crawl slots of a configuration: in-process one, ``stack-N`` N workers at concurrency 1."""
+    return 1 if config == "in-process" else int(config.removeprefix("stack-"))
+
+
+def crawl_floor(*, requests: int, bodies: int, slots: int, national_bodies: int = NATIONAL_BODIES) -> list[str]:
+    """What politeness alone costs a real night's crawl: the synthetic country's registry asks its
+    hosts for a 0.1 s delay, real municipalities get the default (``HttpLimits.delay_seconds``).
+    Each host is asked one request at a time, that far apart, and a night crawls ``CRAWL_THREADS``
+    hosts per crawl slot at once, so no night's crawl is shorter than requests × delay / hosts at
+    once (a lower bound: it leaves out the requests' own time and the hosts' slowness)."""
+    from extract.http import HttpLimits
+    from piawatch.batches import CRAWL_THREADS
+
+    delay, per_body, at_once = HttpLimits().delay_seconds, requests / bodies, CRAWL_THREADS * slots
+    lines = [f"  crawl at the default {delay:g} s delay per host (the synthetic registry asks 0.1 s): "
+             f"{requests:,} requests / {bodies:,} bodies = {per_body:.1f} a body; {CRAWL_THREADS} hosts a crawl slot "
+             f"× {slots} = {at_once} at once"]
+    for label, count in (("300 bodies", 300), ("national", national_bodies)):
+        floor = per_body * delay * count / at_once
+        lines.append(f"    {label}: {per_body:.1f} × {delay:g} s × {count:,} / {at_once} = {floor:,.0f} s = "
+                     f"{_duration(floor)} at least")
+    return lines
+
+
 def spread(values: list[float], fmt: str = "{:.2f}") -> str:
     """The median, with the range of repeated runs: '1.23 (1.20–1.30)'."""
     if not values:
@@ -516,7 +541,9 @@ def report(nights: list[Night], *, changed_share: float = DEFAULT_CHANGED_SHARE)
                              changed_share=changed_share)
         lines += ["", f"projection, {config} (medians, linear in bodies; {changed_share:.0%} changed a night is an "
                       f"assumption)",
-                  *projection.lines]
+                  *projection.lines,
+                  *crawl_floor(requests=round(statistics.median(r.requests for r in again[config])), bodies=one.bodies,
+                               slots=slots_of(config))]
     return lines
 
 
@@ -553,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     for config in configs:
-        if config != "in-process" and not (config.startswith("stack-") and config[6:].isdigit()):
+        if config != "in-process" and not (config.startswith("stack-") and config.removeprefix("stack-").isdigit()):
             parser.error(f"unknown configuration {config!r}")
 
     # A stop by SIGTERM still runs the finally blocks: the stack is stopped, nothing left running.

@@ -152,3 +152,15 @@ def test_scale_out_is_the_ratio_of_median_first_night_rates():
     assert bench.scale_out_line(nights) == f"scale-out: 2 workers / 1 worker = {(100 / 55) / (100 / 100):.2f}×"
     assert "n/a" in bench.scale_out_line(nights[:3])
     assert bench.spread([1.0, 3.0, 2.0]) == "2.00 (1.00–3.00)" and bench.spread([2.0]) == "2.00"
+
+
+def test_the_crawl_floor_is_requests_times_the_real_delay_over_hosts_crawled_at_once():
+    from extract.http import HttpLimits
+    from piawatch.batches import CRAWL_THREADS
+
+    assert HttpLimits().delay_seconds == 1.0 and CRAWL_THREADS == 8
+    assert [bench.slots_of(c) for c in ("in-process", "stack-1", "stack-2")] == [1, 1, 2]
+    lines = bench.crawl_floor(requests=4800, bodies=300, slots=2, national_bodies=1788)
+    assert "4,800 requests / 300 bodies = 16.0 a body; 8 hosts a crawl slot × 2 = 16 at once" in lines[0]
+    assert lines[1] == "    300 bodies: 16.0 × 1 s × 300 / 16 = 300 s = 5.0 min at least"  # 16 × 300 / 16
+    assert lines[2] == "    national: 16.0 × 1 s × 1,788 / 16 = 1,788 s = 29.8 min at least"
