@@ -91,9 +91,13 @@ def as_list(value, where: str) -> list:
     raise BadStagedFile(f"{where}: expected a list, found {value!r}")
 
 
+# One encoder for every value: json.dumps would build one per call.
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+
+
 @_passing(type(None))
 def as_json(value, where: str = "") -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return None if value is None else _JSON_TEXT(value)
 
 
 def as_choice(value, choices: tuple[str, ...], where: str) -> str | None:

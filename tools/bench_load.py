@@ -61,9 +61,9 @@ if Path(tree, "load", "loader.py").exists():
     from load.loader import load_run
 else:  # the baseline: everything was in load.warehouse
     from load.warehouse import connect, load_run
-try:
+if Path(tree, "ground", "settings.py").exists():
     from ground.settings import Warehouse
-except ImportError:  # the baseline: before the ground package
+else:  # the baseline, before the ground package (an installed ground would be this checkout's, not its)
     from load.backend import Warehouse
 warehouse = Warehouse(location, Path(lake_path) if lake_path else None)
 connect(warehouse).close()  # create and migrate outside the timing
