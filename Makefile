@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast corpus eval bench bench-load demo-serve system-deps clean
+.PHONY: help install run test test-fast corpus eval bench bench-sandbox bench-load demo-serve system-deps clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ eval: $(STAMP)  ## parser accuracy per layout family and field group against the
 
 bench: $(STAMP)  ## parser speed and memory against plain pdfplumber, measured in the same run
 	$(PY) tools/bench_parser.py
+
+bench-sandbox: $(STAMP)  ## the parse sandbox's cost: zygote vs an interpreter per PDF vs no sandbox, in the same run
+	$(PY) tools/bench_sandbox.py $(BENCH_ARGS)
 
 bench-load: $(STAMP)  ## the loader on 50,000 staged assessments, both backends, against the row-by-row baseline
 	$(PY) tools/bench_load.py $(BENCH_ARGS)

@@ -33,12 +33,15 @@ PARSE_BATCH_SECONDS = 30.0
 
 # The estimate of one PDF's parse, from its size alone: the size is known without opening the
 # file, and a PDF is only ever opened inside the parse sandbox (transform/sandbox.py), whose job
-# is to contain what a hostile file does to the reader. Measured on the corpus on the shared
-# 2-core machine (load ~2): every parse pays ~0.5 s for the sandbox's interpreter and imports,
-# then digital PDFs read at 55–60 KB/s (a 5-page basic form: 13 KB, 0.6 s; a 68-page full one:
-# 280 KB, 4.9 s) and 300 dpi scans at ~35 KB/s through OCR (1.1 MB, 7 pages: 33 s).
-PARSE_FIXED_SECONDS = 0.5
-PARSE_BYTES_PER_SECOND = 50_000
+# is to contain what a hostile file does to the reader. Measured on 160 PDFs of the synthetic
+# country (CPU seconds of the parse, 2-core AMD EPYC): a 5-page basic form takes 0.07 s whatever
+# its size (13–150 KB, fonts embedded or not), a 68–88-page full one about 2.3 s (200–620 KB), a
+# 300 dpi scan through OCR about 10 s (1.3 MB); each PDF adds a fork from the sandbox's zygote and
+# its staging. Size alone cannot tell a 150 KB basic form from a 200 KB full one, so the two
+# constants are set for the total: on that sample they add up to 1.3 times the measured parse
+# time, a little long, so batches end within what they were planned for.
+PARSE_FIXED_SECONDS = 0.1
+PARSE_BYTES_PER_SECOND = 400_000
 
 # A batch starts no PDF after this many seconds (the rest are staged as `timeout` failures and
 # parsed next run): an estimate fooled by slow or hostile PDFs, each allowed PIAWATCH_PARSE_TIMEOUT

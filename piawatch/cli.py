@@ -76,16 +76,17 @@ def cmd_parse(args) -> int:
 
 def cmd_check(args) -> int:
     from quality import check_records
-    from transform.sandbox import parse_pdf_limited
+    from transform.sandbox import Sandbox
 
     records, sources, unreadable = [], [], 0
-    for path in args.files:
-        try:
-            records.append(parse_pdf_limited(path))
-            sources.append(str(path))
-        except PiaWatchError as exc:
-            unreadable += 1
-            print(f"{path}: {exc.reason}", file=sys.stderr)
+    with Sandbox() as sandbox:
+        for path in args.files:
+            try:
+                records.append(sandbox.parse(path))
+                sources.append(str(path))
+            except PiaWatchError as exc:
+                unreadable += 1
+                print(f"{path}: {exc.reason}", file=sys.stderr)
     findings = check_records(records, sources=sources)
     _print_rows(findings, args.format, lambda f: f"{f['severity']:7} {f['rule']:40} {f['source']}: {f['message']}")
     if args.format == "text":

@@ -186,9 +186,10 @@ def _cached_parse(settings: Settings, sha256: str) -> dict | None:
     return cached(settings.parsed_dir, sha256)
 
 
-def parse_step(settings: Settings, run_id: str, document: dict, *, fresh: bool = False) -> dict:
+def parse_step(settings: Settings, run_id: str, document: dict, *, fresh: bool = False, sandbox=None) -> dict:
     """Parse one PDF version (or reuse the parse cache, unless ``fresh``) and stage the record or
-    the failure."""
+    the failure. ``sandbox``: a ``transform.sandbox.Sandbox`` that parses a batch's PDFs (each in
+    a process forked from its zygote); without it, one for this PDF alone."""
     from extract.store import raw_path
     from ground.errors import BadStagedFile
     from ground.rows import record_rows
@@ -203,7 +204,8 @@ def parse_step(settings: Settings, run_id: str, document: dict, *, fresh: bool =
         pdf_path = raw_path(settings.raw_dir, sha256)
         staged = {"sha256": sha256, "parser_version": PARSER_VERSION, "url": document.get("url")}
         try:
-            record = parse_pdf_limited(pdf_path, sha256=sha256)
+            record = (sandbox.parse(pdf_path, sha256=sha256) if sandbox is not None
+                      else parse_pdf_limited(pdf_path, sha256=sha256))
             record_rows(record, f"{document.get('url')} ({sha256})")
             staged["record"] = record
         except BadStagedFile as exc:
@@ -249,23 +251,26 @@ def parse_batch_step(settings: Settings, run_id: str, documents: list[dict], *,
     slow or hostile PDFs ends well inside its task's time limit. ``on_document(document, result)``
     is called after each.
     """
+    from transform.sandbox import Sandbox
+
     budget_s = PARSE_BATCH_BUDGET_SECONDS if budget_s is None else budget_s
     started, results = time.monotonic(), []
-    for document in documents:
-        if time.monotonic() - started > budget_s:
-            result = _stage_parse_failure(settings, run_id, document, "timeout",
-                                          f"not parsed: its batch spent its {budget_s:g} s on other PDFs "
-                                          f"(parsed next run)")
-        else:
-            try:
-                result = parse_step(settings, run_id, document)
-            except Exception as exc:  # one document's problem, whatever it is, is not the batch's
-                log.error("parsing %s failed outside the parser: %s", document["sha256"], traceback.format_exc())
-                result = _stage_parse_failure(settings, run_id, document, "parser_crash",
-                                              f"{type(exc).__name__}: {exc}")
-        results.append(result)
-        if on_document is not None:
-            on_document(document, result)
+    with Sandbox() as sandbox:  # one zygote for the batch: no interpreter start per PDF
+        for document in documents:
+            if time.monotonic() - started > budget_s:
+                result = _stage_parse_failure(settings, run_id, document, "timeout",
+                                              f"not parsed: its batch spent its {budget_s:g} s on other PDFs "
+                                              f"(parsed next run)")
+            else:
+                try:
+                    result = parse_step(settings, run_id, document, sandbox=sandbox)
+                except Exception as exc:  # one document's problem, whatever it is, is not the batch's
+                    log.error("parsing %s failed outside the parser: %s", document["sha256"], traceback.format_exc())
+                    result = _stage_parse_failure(settings, run_id, document, "parser_crash",
+                                                  f"{type(exc).__name__}: {exc}")
+            results.append(result)
+            if on_document is not None:
+                on_document(document, result)
     return results
 
 

@@ -34,6 +34,7 @@ from piawatch.progress import Progress
 from piawatch.runlock import run_lock
 from transform.cache import entry_version
 from transform.parse import PARSER_VERSION
+from transform.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +98,9 @@ def reparse(settings: Settings, *, all_versions: bool = False, since: str | None
             return result
         try:
             begin_run(settings, run_id, previous_holder)
-            with progress.stage("parse", len(stored)) as stage:
+            with progress.stage("parse", len(stored)) as stage, Sandbox() as sandbox:
                 for document in stored:
-                    parsed = parse_step(settings, run_id, document, fresh=all_versions)
+                    parsed = parse_step(settings, run_id, document, fresh=all_versions, sandbox=sandbox)
                     result["parsed" if parsed["ok"] else "failed"] += 1
                     stage.advance(f"{document['sha256'][:12]} {'ok' if parsed['ok'] else parsed['error']} "
                                   f"(was {document['parser_version'] or 'unknown'})")
