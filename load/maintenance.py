@@ -7,7 +7,17 @@ it saw readable for time travel. Night after night that is thousands of small fi
 catalog that lists every one. Maintenance runs DuckLake's own functions, compaction first so
 that one pass leaves the lake as small as the settings allow:
 
-1. ``ducklake_flush_inlined_data``: rows the catalog holds inline (small inserts) into Parquet;
+1. ``ducklake_flush_inlined_data``: rows the catalog holds inline (small inserts) into Parquet.
+   Inline rows live in one catalog table per table and schema version; once a table's schema
+   changed (a migration), the flush drops that table's older, emptied ones right after it commits,
+   not after a grace like files, and a reader that listed such a table an instant before then
+   fails (``... ducklake_inlined_data_<table>_<version> does not exist``, and every later
+   statement of its transaction ``Current transaction is aborted``; a connection that had read the
+   table keeps failing until it reconnects: duckdb/ducklake#1305, #1413). So maintenance first
+   takes the older inline tables that are already empty out of DuckLake's list itself, and drops
+   them only once they have been unlisted for the grace below (``retire_superseded_inline_tables``,
+   ``drop_retired_inline_tables``). One that still holds rows is flushed and dropped by DuckLake:
+   that happens once per migration that changes a table holding inline rows;
 2. ``ducklake_merge_adjacent_files``: a table's small data files merged into larger ones;
 3. ``ducklake_rewrite_data_files``: data files with many deleted rows rewritten without them
    (the warehouse upserts with MERGE, which adds a delete file beside each data file it changes;
@@ -34,8 +44,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ground.settings import as_warehouse
-from load.backend import LAKE_ALIAS, retrying_conflicts
+from load.backend import LAKE_ALIAS, in_transaction, retrying_conflicts
 from load.connection import connect
+from load.sql import identifier
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +55,9 @@ CLEANUP_GRACE = timedelta(hours=1)
 
 # The catalog's own tables (DuckLake's specification), in the schema DuckLake attaches them as.
 METADATA = f"__ducklake_metadata_{LAKE_ALIAS}"
+INLINE_TABLES = f"{METADATA}.ducklake_inlined_data_tables"  # table_id, table_name, schema_version
+# Ours, beside them: the older inline tables taken out of that list, and when, until they are dropped.
+RETIRED_INLINE_TABLES = f"{METADATA}.piawatch_retired_inline_tables"
 
 
 @dataclass(frozen=True)
@@ -104,6 +118,41 @@ def _call(con, sql: str, parameters: list | None = None) -> list:
                               describe=sql.split("(")[0].replace("CALL ", ""))
 
 
+def retire_superseded_inline_tables(con) -> list[str]:
+    """Take the empty inline tables of a table's older schema versions out of DuckLake's list, and
+    note when: DuckLake would drop them at the next flush, under readers that listed them. A reader
+    that starts later no longer lists them; one that listed them still finds them (until
+    ``drop_retired_inline_tables``). Writers only insert into a table's newest inline table, so an
+    older one that is empty stays empty. The names retired."""
+    superseded = [name for (name,) in con.execute(f"""
+        SELECT table_name FROM {INLINE_TABLES} t
+        WHERE schema_version < (SELECT max(schema_version) FROM {INLINE_TABLES} n WHERE n.table_id = t.table_id)
+        ORDER BY table_name""").fetchall()]
+    empty = [name for name in superseded
+             if not con.execute(f"SELECT count(*) FROM {METADATA}.{identifier(name)}").fetchall()[0][0]]
+    if empty:
+        def retire(c):
+            c.executemany(f"INSERT INTO {RETIRED_INLINE_TABLES} VALUES (?, now())", [[name] for name in empty])
+            c.execute(f"DELETE FROM {INLINE_TABLES} WHERE table_name IN (SELECT unnest(?))", [empty])
+        in_transaction(con, retire)
+    return empty
+
+
+def drop_retired_inline_tables(con, *, grace: timedelta) -> list[str]:
+    """Drop the inline tables retired at least ``grace`` ago (no reader started since lists them).
+    The names dropped."""
+    due = [name for (name,) in con.execute(
+        f"SELECT DISTINCT table_name FROM {RETIRED_INLINE_TABLES} WHERE retired_at <= ? ORDER BY 1",
+        [datetime.now(timezone.utc) - grace]).fetchall()]
+    if due:
+        def drop(c):
+            for name in due:
+                c.execute(f"DROP TABLE IF EXISTS {METADATA}.{identifier(name)}")
+            c.execute(f"DELETE FROM {RETIRED_INLINE_TABLES} WHERE table_name IN (SELECT unnest(?))", [due])
+        in_transaction(con, drop)
+    return due
+
+
 def maintain_lake(con, data_path: Path | None, *, keep: timedelta, grace: timedelta = CLEANUP_GRACE) -> dict:
     """Run the maintenance functions on the attached lake: snapshots older than ``keep`` expired,
     files unneeded for ``grace`` deleted. The counts before and after, and what each step did."""
@@ -111,15 +160,18 @@ def maintain_lake(con, data_path: Path | None, *, keep: timedelta, grace: timede
         return datetime.now(timezone.utc) - age
 
     before = lake_state(con, data_path)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {RETIRED_INLINE_TABLES} (table_name VARCHAR, retired_at TIMESTAMPTZ)")
     log.info("lake maintenance (snapshots older than %s expired, files unneeded for %s deleted): before: %s",
              keep, grace, before.line())
     lake = f"'{LAKE_ALIAS}'"
     steps = {
+        "inline_tables_retired": len(retire_superseded_inline_tables(con)),
         "inlined_tables_flushed": len(_call(con, f"CALL ducklake_flush_inlined_data({lake})")),
         "tables_merged": len(_call(con, f"CALL ducklake_merge_adjacent_files({lake})")),
         "tables_rewritten": len(_call(con, f"CALL ducklake_rewrite_data_files({lake})")),
         "snapshots_expired": len(_call(con, f"CALL ducklake_expire_snapshots({lake}, older_than => ?)", [ago(keep)])),
         "files_deleted": len(_call(con, f"CALL ducklake_cleanup_old_files({lake}, older_than => ?)", [ago(grace)])),
+        "inline_tables_dropped": len(drop_retired_inline_tables(con, grace=grace)),
     }
     after = lake_state(con, data_path)
     log.info("lake maintenance: after: %s (%s)", after.line(), ", ".join(f"{k} {v}" for k, v in steps.items()))
