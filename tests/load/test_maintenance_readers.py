@@ -5,9 +5,10 @@ table's schema changed (the migrations of a new lake do that), ``ducklake_flush_
 drops the table's older, emptied inline tables as soon as it commits. A reader that listed one
 then fails: ``ducklake_inlined_data_<t>_<v> does not exist``, after which every statement of its
 transaction reports ``Failed to get data file list from DuckLake: Current transaction is aborted``
-(what the stack's analyst saw), and its connection keeps failing until it reconnects
-(duckdb/ducklake#1305, #1413). Maintenance takes those tables out of DuckLake's list first and
-drops them only after the grace period; these tests hold a reader, in its own process, across it.
+(what the stack's analyst saw) or its DuckDB dies of a FATAL error, and its connection keeps
+failing until it reconnects (duckdb/ducklake#1305, #1413). Maintenance takes those tables out of
+DuckLake's list first and drops them only after the grace period; the test holds a reader, in
+its own process, across it.
 """
 
 from __future__ import annotations
