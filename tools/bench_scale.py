@@ -237,7 +237,7 @@ def project(*, bodies: int, pdfs: int, first_docs_per_s: float, again_wall_s: fl
     lines = [
         f"  300 bodies, nothing changed: {again_wall_s:.1f} s / {bodies:,} bodies × 300 = {no_change_300:,.0f} s = "
         f"{_duration(no_change_300)}" + (" (measured)" if bodies == 300 else " (linear: an upper bound)"),
-        f"  PDFs per body measured: {pdfs:,} PDFs / {bodies:,} bodies = {per_body:.2f}",
+        f"  PDFs per body measured: {pdfs:,.0f} PDFs / {bodies:,} bodies = {per_body:.2f}",
         f"  national first load:    {national_bodies:,} bodies × {per_body:.2f} = {national:,.0f} PDFs; "
         f"{national:,.0f} PDFs / {first_docs_per_s:.2f} docs/s = {first:,.0f} s = {_duration(first)}",
         f"  national ordinary night: no change {again_wall_s:.1f} s / {bodies:,} bodies × {national_bodies:,} = "
