@@ -20,8 +20,8 @@ from pathlib import Path
 
 from ground.errors import PiaWatchError, failure_row
 from ground.settings import Settings
-from piawatch.batches import (CRAWL_BATCH_BUDGET_SECONDS, CRAWL_THREADS, PARSE_BATCH_BUDGET_SECONDS, city_batches,
-                              parse_batches)
+from piawatch.batches import (CRAWL_BATCH_BUDGET_SECONDS, CRAWL_THREADS, PARSE_BATCH_BUDGET_SECONDS,
+                              PARSE_BATCH_SECONDS, city_batches, parse_batches)
 
 # Each step imports what it uses inside its function: an Airflow task imports this module for one
 # step, and the crawl, parse, load and check stacks (pdfium, DuckDB, pandas, Great Expectations)
@@ -282,9 +282,10 @@ def _stage_parse_failure(settings: Settings, run_id: str, document: dict, code: 
                                            "url": document.get("url"), "error": {"code": code, "reason": reason}})
 
 
-def parse_batches_for(settings: Settings, documents: list[dict], *, max_batches: int | None = None) -> list[list[dict]]:
-    """``documents`` in batches of about ``PARSE_BATCH_SECONDS`` of parsing, each document's size
-    read from the raw store; never more than ``max_batches`` batches (Airflow's max_map_length)."""
+def parse_batches_for(settings: Settings, documents: list[dict], *, max_batches: int | None = None,
+                      batch_seconds: float = PARSE_BATCH_SECONDS) -> list[list[dict]]:
+    """``documents`` in batches of about ``batch_seconds`` of parsing, each document's size read
+    from the raw store; never more than ``max_batches`` batches (Airflow's max_map_length)."""
     from extract.store import raw_path
 
     def size_of(document: dict) -> int | None:
@@ -293,7 +294,7 @@ def parse_batches_for(settings: Settings, documents: list[dict], *, max_batches:
         except OSError:  # not stored: parse_step says so; it costs nothing to estimate
             return None
 
-    return parse_batches(documents, size_of, max_batches=max_batches)
+    return parse_batches(documents, size_of, batch_seconds=batch_seconds, max_batches=max_batches)
 
 
 def stage_cached_parses(settings: Settings, run_id: str, crawled: list[list[dict]]) -> int:

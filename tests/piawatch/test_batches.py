@@ -82,9 +82,10 @@ def test_few_small_documents_are_one_batch_and_none_are_no_batch():
 
 
 def test_parse_batches_never_outnumber_max_map_length():
-    """A national first load: 30,000 PDFs would be ~1,300 batches of 30 s, over Airflow's 1024."""
+    """A national first load with its scans: 30,000 PDFs of full forms and scans would be ~1,850
+    batches of 30 s, over Airflow's 1024."""
     rng = random.Random(1741)
-    documents, size = _documents([rng.choice([13_000, 60_000, 220_000]) for _ in range(30_000)])
+    documents, size = _documents([rng.choice([200_000, 600_000, 1_300_000]) for _ in range(30_000)])
     wanted = math.ceil(sum(parse_seconds(s) for s in size.values()) / PARSE_BATCH_SECONDS)
     assert wanted > AIRFLOW_MAX_MAP_LENGTH
     batches = parse_batches(documents, lambda d: size[d["sha256"]], max_batches=AIRFLOW_MAX_MAP_LENGTH)
@@ -151,14 +152,16 @@ def test_documents_not_started_within_the_budget_are_timeouts_parsed_next_run(se
 
 
 def test_parse_batches_for_estimates_from_the_stored_size(settings):
-    """A scan weighs as much as dozens of basic forms: read from the raw store, its size puts it
-    in a batch of its own (with every size unknown, the fourteen would be one batch)."""
+    """A scan weighs more than a dozen basic forms: read from the raw store, its size (1.1 MB
+    against 13 KB each) puts it in a batch of its own once batches hold less than its estimate
+    (with every size unknown, the fourteen would be one batch)."""
     scan = _store(settings, "pdf/072044-iwaki-01-basic-scanned.pdf")
     basics = [_store(settings, f"pdf/{path.name}") for path in sorted((CORPUS / "pdf").glob("*-basic.pdf"))[:12]]
     missing = {"sha256": "f" * 64, "url": "http://example.lg.jp/gone.pdf"}  # not in the raw store
-    batches = parse_batches_for(settings, [scan, *basics, missing])
+    scan_seconds = parse_seconds((CORPUS / "pdf" / "072044-iwaki-01-basic-scanned.pdf").stat().st_size)
+    batches = parse_batches_for(settings, [scan, *basics, missing], batch_seconds=scan_seconds - 0.3)
     assert sorted(map(len, batches)) == [1, 13] and [scan] in batches
-    assert len(parse_batches([scan, *basics, missing], lambda doc: None)) == 1
+    assert len(parse_batches([scan, *basics, missing], lambda doc: None, batch_seconds=scan_seconds - 0.3)) == 1
 
 
 # --- crawling a batch ----------------------------------------------------------------------------------
