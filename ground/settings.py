@@ -36,6 +36,7 @@ KNOWN_VARIABLES = {
     "PIAWATCH_CRAWL_QUEUE": "Celery queue of the crawl tasks",
     "PIAWATCH_PARSE_TIMEOUT": "seconds one PDF may take to parse",
     "PIAWATCH_PARSE_MEMORY_MB": "memory one PDF's parse may use",
+    "PIAWATCH_PARSE_BATCH_SECONDS": "estimated seconds of parsing per parse batch (task)",
     "PIAWATCH_FAILED_SHARE": "share of cities that may fail before a run counts as failed",
     "PIAWATCH_STALE_RUN_HOURS": "hours after which a run still 'running' is marked failed",
     "PIAWATCH_LAKE_SNAPSHOT_DAYS": "days of DuckLake snapshots (time travel) lake maintenance keeps",
@@ -60,6 +61,10 @@ DEMO_PORT = 8765
 DEMO_URL = f"http://127.0.0.1:{DEMO_PORT}"
 DEFAULT_STALE_RUN_HOURS = 12.0
 DEFAULT_LAKE_SNAPSHOT_DAYS = 7.0
+# Seconds of estimated parsing per parse batch (piawatch.batches): the ~3 s a task instance costs
+# Airflow is then a tenth of the batch, while a retried batch redoes at most half a minute and
+# batches still spread over every worker slot.
+DEFAULT_PARSE_BATCH_SECONDS = 30.0
 
 
 LAKE_PREFIX = "ducklake:"
@@ -163,6 +168,8 @@ class Settings:
     stale_run_hours: float = DEFAULT_STALE_RUN_HOURS
     # Lake maintenance (load.maintenance) expires DuckLake snapshots older than this.
     lake_snapshot_days: float = DEFAULT_LAKE_SNAPSHOT_DAYS
+    # Parse batches hold about this many seconds of estimated parsing each.
+    parse_batch_seconds: float = DEFAULT_PARSE_BATCH_SECONDS
 
     @property
     def raw_dir(self) -> Path:
@@ -213,4 +220,6 @@ def load_settings() -> Settings:
                     stale_run_hours=_number(os.environ, "PIAWATCH_STALE_RUN_HOURS", DEFAULT_STALE_RUN_HOURS,
                                             0.01, 24 * 365),
                     lake_snapshot_days=_number(os.environ, "PIAWATCH_LAKE_SNAPSHOT_DAYS", DEFAULT_LAKE_SNAPSHOT_DAYS,
-                                               0, 3650))
+                                               0, 3650),
+                    parse_batch_seconds=_number(os.environ, "PIAWATCH_PARSE_BATCH_SECONDS",
+                                                DEFAULT_PARSE_BATCH_SECONDS, 1, 3600))

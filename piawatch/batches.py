@@ -21,15 +21,15 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from ground.settings import DEFAULT_PARSE_BATCH_SECONDS
+
 T = TypeVar("T")
 
 # Airflow's own default for core.max_map_length.
 AIRFLOW_MAX_MAP_LENGTH = 1024
 
-# Seconds of estimated parsing per batch: the ~3 s a task instance costs Airflow is then a tenth
-# of the batch, while a retried batch redoes at most half a minute and batches still spread over
-# every worker slot.
-PARSE_BATCH_SECONDS = 30.0
+# Seconds of estimated parsing per batch, by default (PIAWATCH_PARSE_BATCH_SECONDS sets it).
+PARSE_BATCH_SECONDS = DEFAULT_PARSE_BATCH_SECONDS
 
 # The estimate of one PDF's parse, from its size alone: the size is known without opening the
 # file, and a PDF is only ever opened inside the parse sandbox (transform/sandbox.py), whose job

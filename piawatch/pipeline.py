@@ -98,7 +98,8 @@ def parse_plan(settings: Settings, run_id: str, crawled: list[list[dict]], *,
     """After the crawl: stage the cached parses of known versions, and cut the versions never
     parsed into parse batches (never more than ``max_batches``)."""
     stage_cached_parses(settings, run_id, crawled)
-    return parse_batches_for(settings, documents_to_parse(settings, crawled), max_batches=max_batches)
+    return parse_batches_for(settings, documents_to_parse(settings, crawled), max_batches=max_batches,
+                             batch_seconds=settings.parse_batch_seconds)
 
 
 def crawl_step(settings: Settings, run_id: str, city_code: str) -> list[dict]:

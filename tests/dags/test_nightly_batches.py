@@ -1,8 +1,8 @@
 """The nightly DAG's batched mapping, run by Airflow itself (`airflow dags test`, in-process) on
 the demo websites, with ``core.max_map_length`` lowered until it binds.
 
-The demo's PDFs want more parse batches of 30 s than the limit allows: the DAG must make exactly
-as many as the limit, and still stage, load and report every document — the one PDF that is not
+The demo's PDFs want more parse batches of 5 s (PIAWATCH_PARSE_BATCH_SECONDS) than the limit
+allows: the DAG must make exactly as many as the limit, and still stage, load and report every document — the one PDF that is not
 an assessment as its one failure row — and end with lake maintenance (a CHECKPOINT on the DuckDB
 file the demo run writes).
 """
@@ -22,6 +22,8 @@ from piawatch.demo_run import airflow_environment, run_dag_in_process
 pytestmark = pytest.mark.slow
 
 MAX_MAP_LENGTH = 2
+# The demo's 57 PDFs are about 20 s of estimated parsing: four batches of 5 s, over the limit.
+BATCH_SECONDS = 5
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +35,7 @@ def night(tmp_path_factory):
             "PIAWATCH_DATA_DIR": str(data_dir),
             "PIAWATCH_DEMO_URL": server.url,
             "AIRFLOW__CORE__MAX_MAP_LENGTH": str(MAX_MAP_LENGTH),
+            "PIAWATCH_PARSE_BATCH_SECONDS": str(BATCH_SECONDS),
         })
         for name in ("PIAWATCH_WAREHOUSE", "PIAWATCH_ALERT_WEBHOOK_URL", "PIAWATCH_SMTP_URL"):
             env.pop(name, None)
@@ -63,7 +66,7 @@ def test_the_night_succeeds_with_no_more_batches_than_max_map_length(night):
 
 def test_the_limit_bound_more_batches_were_wanted(night):
     documents = {d["sha256"]: d for crawl in _staged(night, "crawl") for d in crawl["documents"]}
-    wanted = parse_batches(list(documents.values()), lambda d: d["bytes"])
+    wanted = parse_batches(list(documents.values()), lambda d: d["bytes"], batch_seconds=BATCH_SECONDS)
     assert len(wanted) > MAX_MAP_LENGTH
 
 
