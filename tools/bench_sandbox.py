@@ -29,6 +29,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from tools.bench_scale import spread  # noqa: E402 - the median and range, as every bench prints them
+
 CORPUS = PROJECT_ROOT / "demo" / "corpus"
 WAYS = ("in-process", "interpreter per PDF", "zygote")
 
@@ -74,11 +76,6 @@ def measure(paths: list[Path], way: str) -> dict:
     done = subprocess.run([sys.executable, "-c", _MEASURE, json.dumps([str(p) for p in paths]), way],
                           capture_output=True, text=True, cwd=PROJECT_ROOT, check=True)
     return json.loads(done.stdout)
-
-
-def spread(values: list[float], fmt: str) -> str:
-    median = fmt.format(statistics.median(values))
-    return median if len(values) == 1 else f"{median} ({fmt.format(min(values))}–{fmt.format(max(values))})"
 
 
 def table(paths: list[Path], runs: dict[str, list[dict]]) -> list[str]:

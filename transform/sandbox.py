@@ -9,7 +9,7 @@ pdfium refuses is ``CorruptPDF``; any other exception in the parser is ``ParserC
 The caller never sees a traceback.
 
 A new interpreter that imports the parser (pdfium, pdfplumber, OpenCV, NumPy) costs about 0.55 s
-of CPU, more than parsing a typical basic assessment (about 0.2 s). So a ``Sandbox`` starts one
+of CPU, several times a 5-page basic assessment's parse (about 0.07 s). So a ``Sandbox`` starts one
 *zygote*, a ``python -m transform.sandbox`` subprocess that imports the parser once and opens no
 PDF itself, and for each PDF the zygote forks a child that parses that one file and exits: every
 PDF still gets a fresh process, its own limits and nothing left over from another file, at the
@@ -166,12 +166,12 @@ class Sandbox:
             said = f": {said[-1][:200]}" if said else ""
             raise ParseLimitExceeded(f"the parser process died (exit code {ended['exit']}{said}); "
                                      f"probably over its {self.memory_mb} MB memory limit")
-        status, payload = json.loads(result)
-        return status, payload
+        return tuple(json.loads(result))
 
     def _start_zygote(self) -> None:
         self._stop_zygote()
         with open(self._zygote_err, "wb") as stderr:
+            # "--zygote" is for ps and top only: the module has no other mode
             self._zygote = subprocess.Popen([sys.executable, "-m", "transform.sandbox", "--zygote"],
                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
                                             start_new_session=True, env={**os.environ, **SINGLE_THREADED})

@@ -24,7 +24,10 @@ import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PDF = PROJECT_ROOT / "demo" / "corpus" / "pdf" / "111007-saitama-36-basic.pdf"
-SLOW_SECONDS = 20
+# The slow page answers when the test lets it (Sites.release), at the latest after this: a fixed
+# sleep raced the test on a loaded machine (the run ended before its Ctrl-C). The test's registry
+# lets the crawler wait longer than that for it.
+HOLD_SECONDS = 240
 
 
 class Sites(ThreadingHTTPServer):
@@ -33,6 +36,7 @@ class Sites(ThreadingHTTPServer):
     def __init__(self):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[str] = []
+        self.release = threading.Event()
 
     @property
     def url(self) -> str:
@@ -49,7 +53,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/ok/doc.pdf":
             return self._send(200, PDF.read_bytes(), "application/pdf")
         if self.path == "/slow/index.html":
-            time.sleep(SLOW_SECONDS)
+            self.server.release.wait(HOLD_SECONDS)
             return self._send(200, b"<html><body>slow</body></html>", "text/html")
         return self._send(404, b"not found", "text/plain")
 
@@ -70,6 +74,7 @@ def sites():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
+    server.release.set()
     server.shutdown()
     server.server_close()
 
@@ -83,7 +88,7 @@ def environment(tmp_path: Path, sites: Sites, paths: list[str], **extra) -> dict
     registry = {"cities": [
         {"code": CODES[path][0], "slug": CODES[path][1], "name": f"{path}市", "prefecture": "テスト県",
          "urls": [f"{sites.url}/{path}/index.html"], "demo": True, "depth": 1,
-         "hints": {"delay_seconds": 0}}
+         "hints": {"delay_seconds": 0, "read_timeout": HOLD_SECONDS + 60}}
         for path in paths]}
     (tmp_path / "cities.yaml").write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIAWATCH_", "AIRFLOW_CONN_"))}
@@ -169,6 +174,10 @@ def test_a_second_run_is_refused_at_once_and_an_interrupted_run_is_recorded_as_f
                                f"pid {first.pid} on ")
         assert line.endswith("not started — wait for it to finish")
         first.send_signal(signal.SIGINT)  # the operator presses Ctrl-C
+        # then the held page is answered, so the crawl thread ends and the interrupted run can exit
+        # (it waits for its threads); the second gives the signal time to land first
+        time.sleep(1)
+        sites.release.set()
         _, stderr = first.communicate(timeout=60)
     finally:
         first.kill()

@@ -214,9 +214,9 @@ class AnalystReading(threading.Thread):
             try:
                 self.counts.append(self._count())
             except Exception as first:
-                # A query whose catalog transaction was aborted under it (seen once while the lake's
-                # maintenance rewrote files, see the session notes) is run again, as an analyst would;
-                # a read that fails twice in a row is an error.
+                # Run again on a new connection, as load/maintenance.py tells a reader to after the one
+                # race it cannot prevent (a flush dropping a table's inline data right after a migration
+                # changed it); a read that fails twice in a row is an error.
                 self.retried.append(repr(first))
                 try:
                     self.counts.append(self._count())
