@@ -37,7 +37,7 @@ from ground.settings import Warehouse, warehouse_from
 from ground.settings import PROJECT_ROOT, load_settings
 from stack.airflow_init import ADMIN_USER, airflow_executable, initialise
 from stack.api import AirflowAPI, AirflowAPIError
-from stack.memory import memory_bytes, process_tree
+from stack.usage import cpu_seconds, memory_bytes, process_tree
 from stack.secrets import load_or_create_secrets
 from stack.services import PASSTHROUGH_VARIABLES, SERVICES, read_env_file
 
@@ -225,6 +225,14 @@ def stack_memory_bytes(paths: StackPaths) -> int:
     """Memory of every process the stack runs, PostgreSQL backends and Celery pool processes included."""
     roots = [pid for pid in (recorded_pid(paths, name) for name in _recorded_names(paths)) if pid]
     return memory_bytes(process_tree(roots))
+
+
+def stack_cpu_seconds(paths: StackPaths) -> dict[str, float]:
+    """CPU seconds each recorded service has used so far, its whole process tree (PostgreSQL's
+    backends, a worker's task processes) included; the difference of two readings is what each
+    used in between."""
+    pids = {name: recorded_pid(paths, name) for name in _recorded_names(paths)}
+    return {name: cpu_seconds(process_tree([pid])) for name, pid in pids.items() if pid}
 
 
 # --- ports ------------------------------------------------------------------------------------

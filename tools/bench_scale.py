@@ -17,7 +17,10 @@ time went:
   file parse, imports, XCom), the work being timed inside the task process by a listener
   (tools/bench_scale_plugin.py);
 - idle slots (stack only): worker slots × the run's wall time minus the task instances' durations:
-  slots left empty by the scheduler's latency and by the steps that run one at a time.
+  slots left empty by the scheduler's latency and by the steps that run one at a time;
+- CPU seconds by process: each stack service's process tree (a worker's task processes, the
+  scheduler, api-server, dag-processor, triggerer, PostgreSQL, Redis) over the night, and what
+  serves the workers as a share of the wall time: N workers on N cores share them with it.
 
 On the stack each figure is summed over task instances (seconds of slot time), so with 2 slots
 they add up to about twice the wall time. It ends with a projection of a national first load and
@@ -80,6 +83,7 @@ class Night:
     peak_bytes: int
     seconds: dict[str, float] = field(default_factory=dict)
     spans: dict[str, float] = field(default_factory=dict)  # stack: wall seconds of each phase
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds of each process (stack: each service)
 
     @property
     def docs_per_s(self) -> float:
@@ -348,12 +352,16 @@ def _parsed_dir_names(data_dir: Path) -> set[str]:
 
 
 def run_in_process(data_dir: Path, country: Country, night: str, run_id: str) -> Night:
-    from stack.memory import PeakSampler, memory_bytes, process_tree
+    import resource
+
+    from stack.usage import PeakSampler, memory_bytes, process_tree
 
     env = {**os.environ, **country.environ, "PIAWATCH_DATA_DIR": str(data_dir),
            "PIAWATCH_REGISTRY": str(country.registry)}
     before = _parsed_dir_names(data_dir)
     log = data_dir / f"{run_id}.log"  # the run's own log lines and alerts, kept out of the report
+    children_cpu = lambda: sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])  # noqa: E731 (reaped children)
+    cpu_before = children_cpu()
     with log.open("w") as stderr:
         # Its own process group: stopped with its parse sandboxes if the bench is stopped.
         child = subprocess.Popen([sys.executable, "-c", IN_PROCESS, run_id], env=env, cwd=PROJECT_ROOT,
@@ -374,8 +382,10 @@ def run_in_process(data_dir: Path, country: Country, night: str, run_id: str) ->
     for name, value in result["stages"].items():
         seconds[stage_of(name)] = seconds.get(stage_of(name), 0.0) + value
     seconds["report"] = seconds.get("report", 0.0) + max(result["wall_s"] - sum(result["stages"].values()), 0.0)
-    return _night("in-process", night, result["status"], result["wall_s"], totals,
-                  split_crawl(seconds, totals["fetch_s"], totals["span_s"]), sampler.peak)
+    measured = _night("in-process", night, result["status"], result["wall_s"], totals,
+                      split_crawl(seconds, totals["fetch_s"], totals["span_s"]), sampler.peak)
+    measured.cpu = {"piawatch run": children_cpu() - cpu_before}
+    return measured
 
 
 def _night(config: str, night: str, status: str, wall_s: float, totals: dict, seconds: dict, peak: int) -> Night:
@@ -413,14 +423,16 @@ def _metadata_rows(stack, sql: str, params: tuple) -> list[dict]:
 
 def _stack_night(stack, api, config: str, night: str, slots: int, timings: Path) -> Night:
     from piawatch.pipeline import run_id_from_airflow
-    from stack.memory import PeakSampler
-    from stack.native import stack_memory_bytes
+    from stack.usage import PeakSampler
+    from stack.native import stack_cpu_seconds, stack_memory_bytes
 
     data_dir = stack.paths.data_dir
     before = _parsed_dir_names(data_dir)
+    cpu_before = stack_cpu_seconds(stack.paths)
     with PeakSampler(lambda: stack_memory_bytes(stack.paths)) as sampler:
         dag_run_id = api.trigger(DAG_ID, {"demo": True})
         state = api.wait_for_run(DAG_ID, dag_run_id, timeout=6 * 3600)
+    cpu_after = stack_cpu_seconds(stack.paths)
     if state != "success":
         raise SystemExit(f"{DAG_ID} {dag_run_id} ended {state} ({config}); logs: {stack.paths.logs}")
     run = _metadata_rows(stack, "SELECT queued_at, start_date, end_date FROM dag_run WHERE dag_id = %s AND run_id = %s",
@@ -437,6 +449,7 @@ def _stack_night(stack, api, config: str, night: str, slots: int, timings: Path)
     status = _warehouse_status(stack, run_id)
     measured = _night(config, night, status, wall_s, totals, seconds, sampler.peak)
     measured.spans = phase_spans(tis, run["queued_at"] or run["start_date"])
+    measured.cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
     return measured
 
 
@@ -504,6 +517,37 @@ def _seconds_table(group: dict[str, list[Night]], attribute: str, order: tuple[s
     return lines
 
 
+def _cpu_table(group: dict[str, list[Night]], title: str) -> list[str]:
+    """CPU seconds of each process over the night, workers summed; ``serving`` is everything but the
+    workers (scheduler, api-server, PostgreSQL…): on a machine of N cores, N workers share their
+    cores with it, which is what the scale-out ratio pays for."""
+    rows = {config: [cpu_by_role(r.cpu) for r in runs if r.cpu] for config, runs in group.items()}
+    rows = {config: runs for config, runs in rows.items() if runs}
+    if not rows:
+        return []
+    present = {k for runs in rows.values() for r in runs for k in r}
+    columns = sorted(present - {"workers", "serving", "total"}) + [c for c in ("workers", "serving", "total")
+                                                                     if c in present]
+    lines = ["", title, "| config | " + " | ".join(columns) + " | serving / wall |", "|---|" + "---|" * (len(columns) + 1)]
+    for config, runs in rows.items():
+        walls = [r.wall_s for r in group[config] if r.cpu]
+        cells = [spread([r[c] for r in runs if c in r], "{:.1f}") for c in columns]
+        share = spread([r["serving"] / wall for r, wall in zip(runs, walls) if wall and "serving" in r], "{:.0%}")
+        lines.append(f"| {config} | " + " | ".join(cells) + f" | {share} |")
+    return lines
+
+
+def cpu_by_role(cpu: dict[str, float]) -> dict[str, float]:
+    """A night's CPU by process with the workers summed, what serves them summed, and the total."""
+    out = {name: seconds for name, seconds in cpu.items() if not name.startswith("worker")}
+    workers = [seconds for name, seconds in cpu.items() if name.startswith("worker")]
+    if workers:
+        out["workers"] = sum(workers)
+        out["serving"] = sum(out.get(name, 0.0) for name in cpu if not name.startswith("worker"))
+    out["total"] = sum(cpu.values())
+    return out
+
+
 def report(nights: list[Night], *, changed_share: float = DEFAULT_CHANGED_SHARE) -> list[str]:
     first, again = _by_config(nights, "first"), _by_config(nights, "again")
     lines = ["first night, from an empty data root (median, range over repeats)",
@@ -528,6 +572,9 @@ def report(nights: list[Night], *, changed_share: float = DEFAULT_CHANGED_SHARE)
     for title, group in (("first night", first), ("again, nothing changed", again)):
         lines += _seconds_table(group, "seconds", CATEGORIES, f"where the time goes, {title} (seconds; on the "
                                 f"stack summed over task instances = slot time)")
+    for title, group in (("first night", first), ("again, nothing changed", again)):
+        lines += _cpu_table(group, f"CPU seconds by process, {title} (workers: their task processes; the rest "
+                                   f"serve them)")
     for title, group in (("first night", first), ("again, nothing changed", again)):
         lines += _seconds_table(group, "spans", PHASES, f"phases on the stack, {title} (wall seconds from a "
                                 f"phase's first task start to its last end)")

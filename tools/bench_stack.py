@@ -27,7 +27,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from stack.memory import PeakSampler, memory_bytes, process_tree  # noqa: E402
+from stack.usage import PeakSampler, memory_bytes, process_tree  # noqa: E402
 from stack.native import DEMO_OVERRIDES, api_client, stack_memory_bytes, start, stop  # noqa: E402
 
 DAG_ID = "piawatch_nightly"

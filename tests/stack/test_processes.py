@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from stack.memory import PeakSampler, memory_bytes, process_tree
-from stack.native import (StackError, StackPaths, is_running, kill_process, recorded_pid, spawn_recorded, stop,
-                          stop_processes)
+from stack.usage import PeakSampler, memory_bytes, process_tree
+from stack.native import (StackError, StackPaths, is_running, kill_process, recorded_pid, spawn_recorded,
+                          stack_cpu_seconds, stop, stop_processes)
 from stack.secrets import SECRET_NAMES, load_or_create_secrets
 from stack.services import SERVICES
 
@@ -95,6 +95,31 @@ def test_memory_counts_a_process_and_its_children(paths):
     assert 4 * 2**20 < sampler.peak < 2**30
     assert memory_bytes(tree) >= memory_bytes({pid})
     os.killpg(pid, signal.SIGKILL)
+
+
+# A child it waits for (as a worker reaps a finished task) uses 0.6 s of CPU, start-up included,
+# then it uses 0.3 s itself, says so in a file and idles.
+BURNS_0_9_S = ("import subprocess, sys, time\n"
+               "subprocess.run([sys.executable, '-c', 'import time\\nwhile time.process_time() < 0.6: pass'])\n"
+               "while time.process_time() < 0.3: pass\n"
+               "open(sys.argv[1], 'w').close()\n"
+               "time.sleep(60)")
+
+
+def test_cpu_counts_each_service_with_the_children_it_reaped(paths, tmp_path):
+    done = tmp_path / "burnt"
+    spawn_recorded(paths, "worker1", [sys.executable, "-c", BURNS_0_9_S, str(done)], dict(os.environ))
+    spawn(paths, "scheduler", "import time; time.sleep(60)")
+    deadline = time.monotonic() + 30
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cpu = stack_cpu_seconds(paths)
+    assert set(cpu) == {"worker1", "scheduler"}
+    # 0.9 s (less a clock tick of rounding in each of the two); the idle one only its start-up.
+    assert 0.88 <= cpu["worker1"] < 1.5
+    assert cpu["scheduler"] < 0.5
+    later = stack_cpu_seconds(paths)  # idle since: the difference of two readings is about nothing
+    assert later["worker1"] - cpu["worker1"] < 0.05
 
 
 def test_secrets_are_made_once_private_and_kept(tmp_path):

@@ -24,7 +24,7 @@ from ground.capabilities import check
 from ground.settings import WAREHOUSE_POOL
 from load.connection import connect
 from stack.api import AirflowAPI, AirflowAPIError
-from stack.memory import PeakSampler
+from stack.usage import PeakSampler
 from stack.native import (DEMO_OVERRIDES, StackPaths, api_client, is_running, kill_process,
                           recorded_pid, stack_memory_bytes, start, start_airflow_service, stop, stop_processes)
 from stack.services import WAREHOUSE_POOL_SLOTS

@@ -164,3 +164,21 @@ def test_the_crawl_floor_is_requests_times_the_real_delay_over_hosts_crawled_at_
     assert "4,800 requests / 300 bodies = 16.0 a body; 8 hosts a crawl slot × 2 = 16 at once" in lines[0]
     assert lines[1] == "    300 bodies: 16.0 × 1 s × 300 / 16 = 300 s = 5.0 min at least"  # 16 × 300 / 16
     assert lines[2] == "    national: 16.0 × 1 s × 1,788 / 16 = 1,788 s = 29.8 min at least"
+
+
+def test_cpu_by_process_sums_the_workers_and_what_serves_them():
+    stack = {"worker1": 300.0, "worker2": 280.0, "scheduler": 40.0, "api-server": 25.0, "postgres": 15.0}
+    assert bench.cpu_by_role(stack) == {"scheduler": 40.0, "api-server": 25.0, "postgres": 15.0, "workers": 580.0,
+                                        "serving": 80.0, "total": 660.0}
+    two = [_night("stack-2", "first", 400, 100), _night("stack-2", "first", 320, 100)]
+    two[0].cpu, two[1].cpu = stack, {**stack, "scheduler": 24.0}
+    alone = _night("in-process", "first", 500, 100)
+    alone.cpu = {"piawatch run": 450.0}
+    lines = bench._cpu_table({"stack-2": two, "in-process": [alone]}, "CPU")
+    assert lines[2] == ("| config | api-server | piawatch run | postgres | scheduler | workers | serving | total "
+                        "| serving / wall |")
+    # serving / wall: 80 / 400 = 20 %, 64 / 320 = 20 %; in-process has nothing serving it.
+    assert lines[4] == ("| stack-2 | 25.0 (25.0–25.0) | — | 15.0 (15.0–15.0) | 32.0 (24.0–40.0) | 580.0 (580.0–580.0) "
+                        "| 72.0 (64.0–80.0) | 652.0 (644.0–660.0) | 20% (20%–20%) |")
+    assert lines[5] == "| in-process | — | 450.0 | — | — | — | — | 450.0 | — |"
+    assert bench._cpu_table({"stack-1": [_night("stack-1", "first", 1, 1)]}, "CPU") == []  # none measured

@@ -1,7 +1,8 @@
-"""How much memory a set of processes uses, for the stack's 3 GiB budget and the benchmark."""
+"""How much memory and CPU a set of processes uses, for the stack's 3 GiB budget and the benchmark."""
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -38,6 +39,20 @@ def memory_bytes(pids: set[int]) -> int:
             continue
         total += next((int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Pss:")), 0)
     return total
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """CPU time the processes used, their reaped descendants' included (utime, stime, cutime and
+    cstime of /proc/PID/stat): over a whole process tree, what the tree has used since it started,
+    less what processes that have exited without being reaped, or were reparented away, used."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        ticks += sum(int(value) for value in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class PeakSampler:
