@@ -56,14 +56,15 @@ class AirflowAPI:
     def dag_run(self, dag_id: str, run_id: str) -> dict:
         return self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}", f"read run {run_id}")
 
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> str:
-        """The run's final state (success or failed); AirflowAPIError if still going at ``timeout``."""
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float, poll_seconds: float = 1.0) -> str:
+        """The run's final state (success or failed); AirflowAPIError if still going at ``timeout``.
+        Each poll costs the api-server and PostgreSQL a request: a benchmark polls less often."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             state = self.dag_run(dag_id, run_id)["state"]
             if state in FINISHED_STATES:
                 return state
-            time.sleep(1)
+            time.sleep(poll_seconds)
         raise AirflowAPIError(f"run {run_id} of {dag_id} did not finish within {timeout:.0f} s")
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:

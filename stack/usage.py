@@ -56,17 +56,18 @@ def cpu_seconds(pids: set[int]) -> float:
 
 
 class PeakSampler:
-    """Samples ``measure()`` every half second in a thread while in the ``with`` block; ``peak`` is the largest."""
+    """Samples ``measure()`` every ``every`` seconds in a thread while in the ``with`` block; ``peak``
+    is the largest."""
 
-    def __init__(self, measure):
-        self.measure, self.peak = measure, 0
+    def __init__(self, measure, every: float = 0.5):
+        self.measure, self.every, self.peak = measure, every, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, self.measure())
-            self._stop.wait(0.5)
+            self._stop.wait(self.every)
 
     def __enter__(self) -> PeakSampler:
         self._thread.start()

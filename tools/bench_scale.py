@@ -19,7 +19,7 @@ time went:
 - idle slots (stack only): worker slots × the run's wall time minus the task instances' durations:
   slots left empty by the scheduler's latency and by the steps that run one at a time;
 - CPU seconds by process: each stack service's process tree (a worker's task processes, the
-  scheduler, api-server, dag-processor, triggerer, PostgreSQL, Redis) over the night, and what
+  scheduler, api-server, dag-processor, PostgreSQL, Redis) over the night, and what
   serves the workers as a share of the wall time: N workers on N cores share them with it.
 
 On the stack each figure is summed over task instances (seconds of slot time), so with 2 slots
@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import statistics
@@ -63,6 +64,16 @@ CATEGORIES = ("plan", "crawl wait", "fetch", "select", "parse", "load", "check",
 # The phases of a DAG run, in the order they run.
 PHASES = ("start", "plan", "crawl", "select", "parse", "load", "check", "alert", "report", "maintain")
 TIMINGS_VARIABLE = "BENCH_TASK_TIMINGS"
+# This process's CPU over a stack night: the synthetic country's web server (a thread here) and the
+# sampling below. It shares the cores with the stack but neither serves nor is a worker.
+BENCH_ITSELF = "bench itself"
+# A stack night is sampled sparingly, since every sample takes CPU from the workers it measures.
+# Memory is each process's proportional set size, and the kernel walks a process's page tables to
+# give it: 10–25 ms for each Airflow process here, about 0.15 s for the whole stack, so sampling
+# every 0.5 s (as the first figures were measured) took up to a third of a core from two workers.
+# The stack's peak is its long-lived services plus the PDFs being parsed: 10 s catches it.
+STACK_MEMORY_EVERY_S = 10.0
+STACK_POLL_EVERY_S = 5.0  # the run's state, from the api-server (each poll costs it and PostgreSQL)
 
 
 # --- what one night measured --------------------------------------------------------------------
@@ -352,8 +363,6 @@ def _parsed_dir_names(data_dir: Path) -> set[str]:
 
 
 def run_in_process(data_dir: Path, country: Country, night: str, run_id: str) -> Night:
-    import resource
-
     from stack.usage import PeakSampler, memory_bytes, process_tree
 
     env = {**os.environ, **country.environ, "PIAWATCH_DATA_DIR": str(data_dir),
@@ -428,11 +437,12 @@ def _stack_night(stack, api, config: str, night: str, slots: int, timings: Path)
 
     data_dir = stack.paths.data_dir
     before = _parsed_dir_names(data_dir)
-    cpu_before = stack_cpu_seconds(stack.paths)
-    with PeakSampler(lambda: stack_memory_bytes(stack.paths)) as sampler:
+    own_cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])  # noqa: E731 (all its threads)
+    cpu_before, own_before = stack_cpu_seconds(stack.paths), own_cpu()
+    with PeakSampler(lambda: stack_memory_bytes(stack.paths), every=STACK_MEMORY_EVERY_S) as sampler:
         dag_run_id = api.trigger(DAG_ID, {"demo": True})
-        state = api.wait_for_run(DAG_ID, dag_run_id, timeout=6 * 3600)
-    cpu_after = stack_cpu_seconds(stack.paths)
+        state = api.wait_for_run(DAG_ID, dag_run_id, timeout=6 * 3600, poll_seconds=STACK_POLL_EVERY_S)
+    cpu_after, own_after = stack_cpu_seconds(stack.paths), own_cpu()
     if state != "success":
         raise SystemExit(f"{DAG_ID} {dag_run_id} ended {state} ({config}); logs: {stack.paths.logs}")
     run = _metadata_rows(stack, "SELECT queued_at, start_date, end_date FROM dag_run WHERE dag_id = %s AND run_id = %s",
@@ -450,6 +460,7 @@ def _stack_night(stack, api, config: str, night: str, slots: int, timings: Path)
     measured = _night(config, night, status, wall_s, totals, seconds, sampler.peak)
     measured.spans = phase_spans(tis, run["queued_at"] or run["start_date"])
     measured.cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+    measured.cpu[BENCH_ITSELF] = own_after - own_before
     return measured
 
 
@@ -538,12 +549,13 @@ def _cpu_table(group: dict[str, list[Night]], title: str) -> list[str]:
 
 
 def cpu_by_role(cpu: dict[str, float]) -> dict[str, float]:
-    """A night's CPU by process with the workers summed, what serves them summed, and the total."""
+    """A night's CPU by process with the workers summed, what serves them (the stack's other
+    services) summed, and the total."""
     out = {name: seconds for name, seconds in cpu.items() if not name.startswith("worker")}
     workers = [seconds for name, seconds in cpu.items() if name.startswith("worker")]
     if workers:
         out["workers"] = sum(workers)
-        out["serving"] = sum(out.get(name, 0.0) for name in cpu if not name.startswith("worker"))
+        out["serving"] = sum(seconds for name, seconds in out.items() if name not in ("workers", BENCH_ITSELF))
     out["total"] = sum(cpu.values())
     return out
 

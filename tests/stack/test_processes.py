@@ -53,10 +53,10 @@ def test_stop_ends_a_service_and_the_processes_it_forked(paths):
 
 
 def test_a_service_deaf_to_sigterm_is_killed_after_the_timeout(paths):
-    pid = spawn(paths, "airflow-triggerer", DEAF)
+    pid = spawn(paths, "airflow-dag-processor", DEAF)
     time.sleep(0.3)  # let it install its handler
     started = time.monotonic()
-    assert stop_processes(paths, ["airflow-triggerer"], timeout=1.0) == ["airflow-triggerer"]
+    assert stop_processes(paths, ["airflow-dag-processor"], timeout=1.0) == ["airflow-dag-processor"]
     assert not is_running(pid) and time.monotonic() - started < 5
 
 

@@ -1,5 +1,5 @@
 """The native distributed stack (`make stack`): real PostgreSQL, Redis, api-server, scheduler,
-dag-processor, triggerer and two Celery workers on 127.0.0.1, started once for this module.
+dag-processor and two Celery workers on 127.0.0.1, started once for this module.
 
 The probe DAGs live in a throw-away DAG folder beside a copy of the project's nightly DAG.
 Every process is stopped by pid in the fixture's teardown, also when a test fails.
@@ -105,6 +105,7 @@ PROBE_DAGS = textwrap.dedent('''
 TEST_OVERRIDES = {
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+    "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "5",
     **DEMO_OVERRIDES,
 }
 
@@ -338,7 +339,7 @@ def test_stop_ends_every_process_it_started(stack_dir):
     names = sorted(path.stem for path in paths.run.glob("*.json"))
     pids = {name: recorded_pid(paths, name) for name in names}
     assert {"postgres", "redis", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-            "airflow-triggerer", "worker1", "worker2"} <= set(names)
+            "worker1", "worker2"} <= set(names)
     assert all(pids.values()), pids
     stopped = stop(stack_dir / "data")
     assert set(stopped) == set(names)

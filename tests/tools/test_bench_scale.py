@@ -170,6 +170,8 @@ def test_cpu_by_process_sums_the_workers_and_what_serves_them():
     stack = {"worker1": 300.0, "worker2": 280.0, "scheduler": 40.0, "api-server": 25.0, "postgres": 15.0}
     assert bench.cpu_by_role(stack) == {"scheduler": 40.0, "api-server": 25.0, "postgres": 15.0, "workers": 580.0,
                                         "serving": 80.0, "total": 660.0}
+    # The bench's own process (the country's web server) neither serves the workers nor is one.
+    assert bench.cpu_by_role({**stack, bench.BENCH_ITSELF: 12.0})["serving"] == 80.0
     two = [_night("stack-2", "first", 400, 100), _night("stack-2", "first", 320, 100)]
     two[0].cpu, two[1].cpu = stack, {**stack, "scheduler": 24.0}
     alone = _night("in-process", "first", 500, 100)
