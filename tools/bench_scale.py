@@ -71,8 +71,9 @@ BENCH_ITSELF = "bench itself"
 # Memory is each process's proportional set size, and the kernel walks a process's page tables to
 # give it: 10–25 ms for each Airflow process here, about 0.15 s for the whole stack, so sampling
 # every 0.5 s (as the first figures were measured) took up to a third of a core from two workers.
-# The stack's peak is its long-lived services plus the PDFs being parsed: 10 s catches it.
-STACK_MEMORY_EVERY_S = 10.0
+# The stack's peak is its long-lived services plus the PDFs being parsed: 10 s catches it; so too
+# the in-process run's.
+MEMORY_EVERY_S = 10.0
 STACK_POLL_EVERY_S = 5.0  # the run's state, from the api-server (each poll costs it and PostgreSQL)
 
 
@@ -376,7 +377,7 @@ def run_in_process(data_dir: Path, country: Country, night: str, run_id: str) ->
         child = subprocess.Popen([sys.executable, "-c", IN_PROCESS, run_id], env=env, cwd=PROJECT_ROOT,
                                  stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True)
         try:
-            with PeakSampler(lambda: memory_bytes(process_tree([child.pid]))) as sampler:
+            with PeakSampler(lambda: memory_bytes(process_tree([child.pid])), every=MEMORY_EVERY_S) as sampler:
                 out, _ = child.communicate()
         except BaseException:
             os.killpg(child.pid, signal.SIGKILL)
@@ -439,7 +440,7 @@ def _stack_night(stack, api, config: str, night: str, slots: int, timings: Path)
     before = _parsed_dir_names(data_dir)
     own_cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])  # noqa: E731 (all its threads)
     cpu_before, own_before = stack_cpu_seconds(stack.paths), own_cpu()
-    with PeakSampler(lambda: stack_memory_bytes(stack.paths), every=STACK_MEMORY_EVERY_S) as sampler:
+    with PeakSampler(lambda: stack_memory_bytes(stack.paths), every=MEMORY_EVERY_S) as sampler:
         dag_run_id = api.trigger(DAG_ID, {"demo": True})
         state = api.wait_for_run(DAG_ID, dag_run_id, timeout=6 * 3600, poll_seconds=STACK_POLL_EVERY_S)
     cpu_after, own_after = stack_cpu_seconds(stack.paths), own_cpu()
