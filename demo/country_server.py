@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from demo.country import DEFAULT_PORT, REGISTRY, Body, Country, _write, registry_text
-from demo.server import LoggedRequest, _DemoHTTPServer, _Handler
+from demo.server import LoggedRequest, RequestLog, _DemoHTTPServer, _Handler
 from demo.sites.site import Listed, Route, SiteBuilder
 
 ROBOTS = b"User-agent: *\nDisallow:\n"
@@ -139,8 +139,7 @@ class CountryServer:
     def __init__(self, country: Country, *, port: int = 0, edition: int = 1):
         self.country = country
         self.edition = edition
-        self._lock = threading.Lock()
-        self._requests: list[HostRequest] = []
+        self._requests = RequestLog()
         self._servers: list[_DemoHTTPServer] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -196,16 +195,13 @@ class CountryServer:
 
     @property
     def requests(self) -> list[HostRequest]:
-        with self._lock:
-            return list(self._requests)
+        return self._requests.entries()
 
     def clear_log(self) -> None:
-        with self._lock:
-            self._requests.clear()
+        self._requests.clear()
 
     def _log(self, request: HostRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
+        self._requests.append(request)
 
     def set_edition(self, edition: int) -> None:
         for server in self._servers:

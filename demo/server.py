@@ -135,6 +135,26 @@ class _DemoHTTPServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+class RequestLog:
+    """What a server was asked, appended to by its handler threads and read by tests and benches."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries: list = []
+
+    def append(self, entry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
 class DemoServer:
     """The demo websites on 127.0.0.1:``port`` (0: any free port), in a background thread.
 
@@ -153,7 +173,7 @@ class DemoServer:
         self._httpd.demo = self
         self.url = f"http://{host}:{self._httpd.server_address[1]}"
         self._lock = threading.Lock()
-        self._requests: list[LoggedRequest] = []
+        self._requests = RequestLog()
         self._answered: set[str] = set()
         self._routes = build_site(self.url, edition, corpus_dir=self.corpus_dir)
         self._thread: threading.Thread | None = None
@@ -164,12 +184,10 @@ class DemoServer:
 
     @property
     def requests(self) -> list[LoggedRequest]:
-        with self._lock:
-            return list(self._requests)
+        return self._requests.entries()
 
     def clear_log(self) -> None:
-        with self._lock:
-            self._requests.clear()
+        self._requests.clear()
 
     def set_edition(self, edition: int) -> None:
         """Serve ``edition`` of the sites from now on (the corpus is read again)."""
@@ -192,8 +210,7 @@ class DemoServer:
             return first
 
     def log(self, request: LoggedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
+        self._requests.append(request)
         if self.echo:
             conditional = " (conditional)" if request.conditional else ""
             print(f"{request.method} {request.path} → {request.status}, {request.bytes_sent} bytes{conditional}",
