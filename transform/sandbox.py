@@ -23,12 +23,15 @@ and ``{"exit": …}`` when the child has ended; the child writes its result, the
 error, to a file the request names, and its stderr to another (only the tail is read back).
 
 Limits: ``PIAWATCH_PARSE_TIMEOUT`` seconds (default 120) and ``PIAWATCH_PARSE_MEMORY_MB``
-(default 1024) unless the caller passes its own.
+(default 1024) unless the caller passes its own. The time limit is kept by the caller, which kills
+the child at its deadline; a child whose caller was killed first (an Airflow task killed, a
+Ctrl-C'd command) is ended by the kernel instead, at ``cpu_backstop_seconds`` of CPU.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import select
@@ -49,6 +52,13 @@ DEFAULT_MEMORY_MB = 1024
 # Only the end of what the child wrote to stderr is kept: a hostile file can make a library warn
 # without end, and that must not fill the parent's memory.
 STDERR_TAIL_BYTES = 4096
+
+
+def cpu_backstop_seconds(timeout_s: float) -> int:
+    """The CPU a child may use before the kernel ends it (RLIMIT_CPU): twice its wall-clock limit
+    and a little, so that a parse its caller would still wait for is never cut short (it runs on
+    one thread, so its CPU time trails its wall time) while an orphaned one still ends."""
+    return math.ceil(2 * timeout_s) + 2
 
 
 def configured_limits() -> tuple[float, int]:
@@ -139,7 +149,7 @@ class Sandbox:
         out, err = Path(self._dir.name) / "result.json", Path(self._dir.name) / "stderr.txt"
         out.unlink(missing_ok=True)
         request = {"path": os.fspath(path), "sha256": sha256, "memory_mb": self.memory_mb,
-                   "out": os.fspath(out), "err": os.fspath(err)}
+                   "cpu_seconds": cpu_backstop_seconds(self.timeout_s), "out": os.fspath(out), "err": os.fspath(err)}
         try:
             self._zygote.stdin.write(json.dumps(request).encode("utf-8") + b"\n")
             self._zygote.stdin.flush()
@@ -161,6 +171,8 @@ class Sandbox:
             self._stop_zygote()
             raise ParserCrash(f"the parser sandbox died while it parsed the file{self._zygote_said()}")
         result = out.read_text(encoding="utf-8") if out.exists() else ""
+        if ended["exit"] == -signal.SIGXCPU:
+            raise ParseLimitExceeded(f"parsing used more than {request['cpu_seconds']} s of CPU")
         if ended["exit"] != 0 or not result:
             said = _tail(err)
             said = f": {said[-1][:200]}" if said else ""
@@ -235,7 +247,7 @@ def _virtual_bytes() -> int:
         return int(statm.read().split()[0]) * resource.getpagesize()
 
 
-def _child(path: str, sha256: str | None, memory_mb: int) -> tuple[str, object]:
+def _child(path: str, sha256: str | None, memory_mb: int, cpu_seconds: int) -> tuple[str, object]:
     # imported by the zygote before it forked (free here); the parent (a pipeline step, the CLI)
     # never loads pdfium
     import pypdfium2
@@ -245,6 +257,9 @@ def _child(path: str, sha256: str | None, memory_mb: int) -> tuple[str, object]:
     # the budget is for the parse itself: on top of what the interpreter and its imports map
     limit = _virtual_bytes() + memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    # SIGXCPU at the soft limit, SIGKILL a second later; no core file of a parse ended that way
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
     try:
         return "ok", parse_pdf(path, sha256=sha256)
     except MemoryError:
@@ -282,7 +297,7 @@ def _run_child(request: dict) -> None:
         os.dup2(err, 2)
         os.dup2(os.open(os.devnull, os.O_RDWR), 0)
         os.dup2(os.open(os.devnull, os.O_RDWR), 1)  # a library's print must not reach the zygote's answers
-        result = _child(request["path"], request["sha256"], request["memory_mb"])
+        result = _child(request["path"], request["sha256"], request["memory_mb"], request["cpu_seconds"])
         with open(request["out"], "w", encoding="utf-8") as out:
             out.write(json.dumps(result, ensure_ascii=False, default=str))
         code = 0
