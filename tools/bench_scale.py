@@ -433,8 +433,8 @@ def _metadata_rows(stack, sql: str, params: tuple) -> list[dict]:
 
 def _stack_night(stack, api, config: str, night: str, slots: int, timings: Path) -> Night:
     from piawatch.pipeline import run_id_from_airflow
-    from stack.usage import PeakSampler
     from stack.native import stack_cpu_seconds, stack_memory_bytes
+    from stack.usage import PeakSampler
 
     data_dir = stack.paths.data_dir
     before = _parsed_dir_names(data_dir)
