@@ -10,7 +10,8 @@ Every night at 02:00 Asia/Tokyo:
    cities at once, one request at a time per host): discover PDF links, fetch new or changed PDFs
    into the content-addressed store, stage `crawl/<city>.json`. A failing city is its failure row.
 2. **select_new_versions**: stage the cached parses; cut the PDF versions never parsed into
-   batches of about 30 s of parsing, estimated from their size.
+   batches of about 30 s of parsing, estimated from their size (the last four smaller, taken last,
+   so that the workers end together).
 3. **parse_documents** (mapped over those batches): parse each PDF to the CONTRACT record, stage
    `parse/<sha256>.json`. A bad PDF is staged as its failure, never fails the batch or the run.
 4. **load_warehouse**: the one writer of the warehouse (DuckDB file or DuckLake), one transaction per run.

@@ -16,7 +16,8 @@ from demo.server import DemoServer
 from extract.store import store_pdf
 from ground.settings import PROJECT_ROOT
 from piawatch.batches import (AIRFLOW_MAX_MAP_LENGTH, CITIES_PER_CRAWL_BATCH, PARSE_BATCH_SECONDS,
-                              PARSE_BYTES_PER_SECOND, PARSE_FIXED_SECONDS, city_batches, parse_batches, parse_seconds)
+                              PARSE_BYTES_PER_SECOND, PARSE_FIXED_SECONDS, PARSE_TAIL_SHARES, balanced_batches,
+                              city_batches, parse_batches, parse_seconds)
 from piawatch.pipeline import crawl_batch_step, parse_batch_step, parse_batches_for
 from stack.native import free_port
 
@@ -45,19 +46,57 @@ def test_the_estimate_is_a_fixed_cost_plus_the_size_at_the_measured_rate():
     assert 0.5 < parse_seconds(corpus_full) < 5  # a 68-page full assessment: about a second, not minutes
 
 
-def test_parse_batches_hold_about_thirty_seconds_each_and_every_document_once():
+def test_parse_batches_hold_about_thirty_seconds_each_the_last_ones_less_and_every_document_once():
     rng = random.Random(16)
     sizes = [rng.choice([13_000, 14_000, 60_000, 210_000, 280_000, 1_100_000]) for _ in range(400)]
     documents, size = _documents(sizes)
     batches = parse_batches(documents, lambda doc: size[doc["sha256"]])
     total = sum(parse_seconds(s) for s in sizes)
-    assert len(batches) == math.ceil(total / PARSE_BATCH_SECONDS)
+    tail = [PARSE_BATCH_SECONDS * share for share in PARSE_TAIL_SHARES]
+    capacities = [PARSE_BATCH_SECONDS] * math.ceil((total - sum(tail)) / PARSE_BATCH_SECONDS) + tail
+    assert len(batches) == len(capacities) == math.ceil(total / PARSE_BATCH_SECONDS) + 2
     assert sorted(d["sha256"] for d in _flat(batches)) == sorted(d["sha256"] for d in documents)
     largest = max(parse_seconds(s) for s in sizes)
-    for batch in batches:  # no batch more than one document above the target
-        assert _cost(batch, size) <= PARSE_BATCH_SECONDS + largest
-    costs = [_cost(batch, size) for batch in batches]
-    assert max(costs) - min(costs) <= largest  # balanced
+    for batch, capacity in zip(batches, capacities):  # no batch more than one document above its share
+        assert _cost(batch, size) <= capacity + largest
+    full = [_cost(batch, size) for batch in batches[:-len(tail)]]
+    assert max(full) - min(full) <= largest  # balanced
+    assert max(_cost(batch, size) for batch in batches[-2:]) < min(full) / 2
+
+
+def _finish_gap(batches, size, workers: int) -> float:
+    """How long the first worker to run out of batches waits for the last one, when ``workers``
+    take the batches in order and each parse takes its estimate."""
+    free = [0.0] * workers
+    for batch in batches:
+        slot = free.index(min(free))
+        free[slot] += _cost(batch, size)
+    return max(free) - min(free)
+
+
+def test_the_smaller_last_batches_let_two_workers_end_within_a_quarter_batch():
+    """What the tapered tail is for: equal batches leave a worker idle for up to a whole batch."""
+    rng = random.Random(300)
+    sizes = [rng.choice([13_000, 60_000, 210_000, 620_000, 1_300_000]) for _ in range(3_000)]
+    documents, size = _documents(sizes)
+    largest = max(parse_seconds(s) for s in sizes)
+    tapered = parse_batches(documents, lambda doc: size[doc["sha256"]])
+    assert _finish_gap(tapered, size, 2) <= PARSE_BATCH_SECONDS * min(PARSE_TAIL_SHARES) + largest
+    for count in range(60, 80):  # equal batches end up to a batch apart, depending on the night
+        equal = balanced_batches(documents, lambda doc: parse_seconds(size[doc["sha256"]]),
+                                 [PARSE_BATCH_SECONDS] * count, key=lambda doc: doc["sha256"])
+        if _finish_gap(equal, size, 2) > PARSE_BATCH_SECONDS / 2:
+            break
+    else:
+        pytest.fail("equal batches always ended together: the test does not show the tail")
+
+
+def test_a_short_night_or_a_capped_one_has_equal_batches():
+    documents, size = _documents([400_000] * 40)  # about 40 s: too short for a tapered tail
+    assert len(parse_batches(documents, lambda d: size[d["sha256"]])) == 2
+    documents, size = _documents([400_000] * 300)
+    capped = parse_batches(documents, lambda d: size[d["sha256"]], max_batches=5)
+    assert [len(batch) for batch in capped] == [60] * 5
 
 
 def test_the_same_documents_always_make_the_same_batches():
