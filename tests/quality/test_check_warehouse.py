@@ -136,6 +136,9 @@ def test_findings_are_upserted_idempotently_and_reported_by_rule(nightly, tmp_pa
     assert checked["by_severity"] == {"error": 1, "warning": 1}
     assert Path(checked["data_docs"]) == docs_dir / "index.html"
     assert "piawatch_documents" in (docs_dir / "index.html").read_text(encoding="utf-8")
+    # Each validated suite's results have their page (built once, after every suite ran).
+    result_pages = list(docs_dir.glob("validations/piawatch_documents/**/*.html"))
+    assert len(result_pages) == 1 and "threshold_result" in result_pages[0].read_text(encoding="utf-8")
 
     rows = nightly.query("SELECT rule, source, city_code, finding_key, first_seen_run, last_seen_run, evidence "
                          "FROM findings ORDER BY rule")
