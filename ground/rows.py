@@ -23,8 +23,11 @@ from datetime import date, datetime
 from ground.errors import BadStagedFile
 from ground.schema import CHANGE_TIMINGS, FIELDS, FILE_SUBJECT_BANDS
 
-# Columns of assessments the loader derives from the record, after its FIELDS.
+# Columns of assessments the loader derives from the record, after its FIELDS, and their SQL type.
 RECORD_EXTRA_COLUMNS = ("unread_fields", "blank_fields")
+RECORD_EXTRA_SQL_TYPE = "VARCHAR[]"
+# The SQL type of a child row's positions (``ChildTable.index``) and page, and of a document's number of pages.
+NUMBER_SQL_TYPE = "INTEGER"
 
 
 # --- typed values --------------------------------------------------------------------------------
@@ -213,6 +216,12 @@ class ChildTable:
     def column_names(self) -> tuple[str, ...]:
         """Every column of the table, in the table's order."""
         return ("sha256", "city_code", *self.index, *(c.name for c in self.columns), "page")
+
+    @property
+    def row_types(self) -> tuple[tuple[str, str], ...]:
+        """(column, SQL type) of what ``child_rows`` gives for a row: every column after the key."""
+        return (*((name, NUMBER_SQL_TYPE) for name in self.index), *((c.name, c.sql_type) for c in self.columns),
+                ("page", NUMBER_SQL_TYPE))
 
 
 def _column(name: str, sql_type: str, key: str | None = None, read: Callable | None = None) -> ChildColumn:

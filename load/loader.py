@@ -8,8 +8,11 @@ kept: a PDF with new bytes is a new document version; for a known version only t
 columns move. Runs load in the order they crawled: a run older than one already loaded is refused
 (``OutOfOrderLoad``) rather than rewinding what was last seen.
 
-Every staged value is checked and typed in Python (``ground.rows``, ``load.staging``); each table
-is then written by one statement that reads the run's rows as an Arrow table (``load.merge``).
+The crawl files and parse failures are checked and typed in Python (``ground.rows``,
+``load.staging``); the records arrive checked and typed already, as the typed files the parse step
+wrote (``load.typed``), read in C and checked against their schema. Each table is then written by
+one statement that reads the run's rows as an Arrow table (``load.merge``); the records' child
+rows are unnested from their typed rows in SQL.
 """
 
 from __future__ import annotations
@@ -26,16 +29,19 @@ from pathlib import Path
 import duckdb
 
 from ground.errors import BadStagedFile, PiaWatchError
-from ground.rows import CHILD_TABLES, RECORD_EXTRA_COLUMNS, as_bool, as_int, as_text, as_timestamp, record_rows
+from ground.rows import CHILD_TABLES, RECORD_EXTRA_COLUMNS, as_bool, as_int, as_text, as_timestamp
 from ground.schema import FIELD_NAMES
 from load import staging
 from load.connection import connect, write_transaction
-from load.merge import insert_rows, merge_rows, update_rows
+from load.merge import Registered, merge_rows
 from load.runs import record_run_step
 from load.schema import IntegrityError
 from load.staging import StagedRun
+from load.typed import child_column
 
 log = logging.getLogger(__name__)
+
+LOAD_THREADS = 1  # DuckDB's threads while a run loads (_load_staged)
 
 
 class OutOfOrderLoad(PiaWatchError):
@@ -103,6 +109,10 @@ def _load_staged(warehouse, run_id: str, staged: StagedRun, started: float, *, c
         return counts
 
     with connect(warehouse) as con:
+        # One thread: the load's statements are many and short, and on the 2-core machine DuckDB's
+        # second thread doubled their CPU (50,000 assessments: 20 against 9.5 CPU s) and did not
+        # shorten the load (43 against 30 s of wall time on the shared machine; README, "Loading speed").
+        con.execute(f"SET threads = {LOAD_THREADS}")
         try:
             counts = write_transaction(con, load, describe=f"loading run {run_id}")
         except IntegrityError as exc:
@@ -229,44 +239,55 @@ _RECORD_TABLES = (*(table.name for table in CHILD_TABLES), "assessments")
 def _load_assessments(con, run_id: str, staged: StagedRun, *, replace: bool = False) -> int:
     """Insert new records; a record of the same bytes from another parser version replaces the old.
 
-    Every staged record is read and checked first, then each table is written in one statement.
+    The run's typed rows (``load.typed``, checked against its schema when read) are one Arrow table;
+    each record is written once for every city that links its document, each table in one statement.
     """
-    cities = _cities_by_sha(con)
-    loaded_versions = {(sha, city): version for sha, city, version in
-                       con.execute("SELECT sha256, city_code, parser_version FROM assessments").fetchall()}
-    replaced: list[str] = []
-    assessments: list[tuple] = []
-    children: dict[str, list[tuple]] = {table.name: [] for table in CHILD_TABLES}
-    documents: list[tuple] = []
-    for parse in staged.parses:
-        if "record" not in parse.data:
-            continue
-        sha, where = parse.data["sha256"], str(parse.path)
-        if not cities.get(sha):
-            raise BadStagedFile(f"{where}: no crawl staged the document {sha}, so its city is unknown")
-        record = parse.data["record"]
-        values, rows, pages = record_rows(record, where)
-        for city in sorted(cities[sha]):
-            if (sha, city) in loaded_versions:
-                if loaded_versions[(sha, city)] == parse.data["parser_version"] and not replace:
-                    continue
-                replaced.append(f"{sha}/{city}")
-            assessments.append((sha, city, parse.data["url"], parse.data["parser_version"], run_id, *values))
-            for table, table_rows in rows.items():
-                children[table].extend((sha, city, *row) for row in table_rows)
-            documents.append((sha, city, record.get("kind"), pages))
+    if staged.records.num_rows:
+        with Registered(con, staged.records) as typed:
+            _insert_records(con, run_id, staged, typed, replace)
+    # Counted from the table, not from this call, so loading the run again reports the same.
+    return con.execute("SELECT count(*) FROM assessments WHERE loaded_run = ?", [run_id]).fetchone()[0]
+
+
+def _insert_records(con, run_id: str, staged: StagedRun, typed: str, replace: bool) -> None:
+    orphan = con.execute(f"SELECT sha256 FROM {typed} WHERE sha256 NOT IN (SELECT sha256 FROM documents) "
+                         f"ORDER BY sha256 LIMIT 1").fetchall()
+    if orphan:
+        sha = orphan[0][0]
+        raise BadStagedFile(f"{staged.record_files[sha]}: no crawl staged the document {sha}, so its city is unknown")
+    # (sha256, city) to write: new ones, and those a record of another parser version holds
+    # (or any, with ``replace``); ``replaced``: a row is there to delete first.
+    targets = con.execute(f"""
+        SELECT t.sha256, d.city_code, a.sha256 IS NOT NULL AS replaced
+        FROM {typed} t JOIN documents d ON d.sha256 = t.sha256
+        LEFT JOIN assessments a ON a.sha256 = d.sha256 AND a.city_code = d.city_code
+        WHERE a.sha256 IS NULL OR a.parser_version IS DISTINCT FROM t.parser_version OR ?""",
+                          [replace]).to_arrow_table()
+    replaced = [f"{sha}/{city}" for sha, city, again in zip(*(targets.column(i).to_pylist() for i in range(3)))
+                if again]
     if replaced:
         for table in _RECORD_TABLES:
             con.execute(f"DELETE FROM {table} WHERE list_contains(?, sha256 || '/' || city_code)", [replaced])
-    try:
-        insert_rows(con, "assessments", _ASSESSMENT_COLUMNS, assessments)
-        for table in CHILD_TABLES:
-            insert_rows(con, table.name, table.column_names, children[table.name])
-    except duckdb.ConstraintException as exc:
-        raise BadStagedFile(f"a staged record of run {run_id} breaks a warehouse constraint: {exc}") from exc
-    update_rows(con, "documents", ("sha256", "city_code", "kind", "pages"), documents)
-    # Counted from the table, not from this call, so loading the run again reports the same.
-    return con.execute("SELECT count(*) FROM assessments WHERE loaded_run = ?", [run_id]).fetchone()[0]
+    values = ", ".join(f"t.{column}" for column in _ASSESSMENT_COLUMNS[5:])
+    with Registered(con, targets) as written:
+        try:
+            con.execute(f"""
+                INSERT INTO assessments ({', '.join(_ASSESSMENT_COLUMNS)})
+                SELECT t.sha256, w.city_code, t.url, t.parser_version, ?, {values}
+                FROM {typed} t JOIN {written} w ON w.sha256 = t.sha256""", [run_id])
+            for table in CHILD_TABLES:
+                columns = table.column_names
+                con.execute(f"""
+                    INSERT INTO {table.name} ({', '.join(columns)})
+                    SELECT w.sha256, w.city_code, {', '.join(f'c.{column}' for column in columns[2:])}
+                    FROM (SELECT sha256, unnest({child_column(table)}, recursive := true) FROM {typed}) c
+                    JOIN {written} w ON w.sha256 = c.sha256""")
+        except duckdb.ConstraintException as exc:
+            raise BadStagedFile(f"a staged record of run {run_id} breaks a warehouse constraint: {exc}") from exc
+        con.execute(f"""
+            UPDATE documents SET kind = s.kind, pages = s.pages
+            FROM (SELECT w.sha256, w.city_code, t.kind, t.pages FROM {typed} t JOIN {written} w ON w.sha256 = t.sha256) s
+            WHERE documents.sha256 = s.sha256 AND documents.city_code = s.city_code""")
 
 
 def _load_fetch_log(con, run_id: str, staged: StagedRun) -> int:
@@ -309,9 +330,7 @@ def _staged_failures(con, staged: StagedRun) -> dict[str, tuple]:
             fid = failure_id(stage, city_code=city, url=url, sha256=None)
             failures[fid] = (stage, city, url, None, code, as_text(failure.get("reason"), f"{where}.reason"))
     cities = _cities_by_sha(con)
-    for parse in staged.parses:
-        if "error" not in parse.data:
-            continue
+    for parse in staged.failures:
         where, error, sha = str(parse.path), parse.data["error"], parse.data["sha256"]
         if not isinstance(error, dict) or not error.get("code"):
             raise BadStagedFile(f"{where}: error needs a code")
@@ -335,8 +354,7 @@ def _succeeded(staged: StagedRun) -> tuple[list[str], list[str], list[str]]:
         urls.update(f["url"] for f in crawl.data["fetches"]
                     if _is_success(f.get("status")) and not f.get("error"))
         urls.update(d["url"] for d in crawl.data["documents"])
-    shas = {p.data["sha256"] for p in staged.parses if "record" in p.data}
-    return sorted(urls), sorted(cities), sorted(shas)
+    return sorted(urls), sorted(cities), sorted(staged.record_files)
 
 
 def _requested(staged: StagedRun) -> tuple[list[str], list[str]]:

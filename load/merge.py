@@ -24,16 +24,17 @@ _ARROW_TYPES = {"VARCHAR": pa.string(), "JSON": pa.string(), "INTEGER": pa.int32
                 "TIMESTAMP WITH TIME ZONE": pa.timestamp("us", tz="UTC")}
 
 
-def _arrow_type(sql_type: str) -> pa.DataType:
+def arrow_type(sql_type: str) -> pa.DataType:
+    """The Arrow type a column of ``sql_type`` is written from (DuckDB reads JSON from text)."""
     if sql_type.endswith("[]"):
-        return pa.list_(_arrow_type(sql_type[:-2]))
+        return pa.list_(arrow_type(sql_type[:-2]))
     return _ARROW_TYPES[sql_type]
 
 
 def column_types(con, table: str) -> dict[str, pa.DataType]:
     """The Arrow type of each of ``table``'s columns, read from the warehouse: Arrow told the type
     converts a column of Python values many times faster than when it has to infer it."""
-    return {name: _arrow_type(sql_type) for name, sql_type in con.execute(
+    return {name: arrow_type(sql_type) for name, sql_type in con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
         "AND schema_name = current_schema() AND table_name = ?", [table]).fetchall()}
 
@@ -44,8 +45,8 @@ def arrow_table(columns: tuple[str, ...], rows: list, types: dict[str, pa.DataTy
     return pa.table({column: pa.array(values, types[column]) for column, values in zip(columns, zip(*rows))})
 
 
-class _Registered:
-    """``with _Registered(con, table) as name:`` the Arrow table queryable as ``name``."""
+class Registered:
+    """``with Registered(con, table) as name:`` the Arrow table queryable as ``name``."""
 
     def __init__(self, con, table: pa.Table):
         self.con, self.table, self.name = con, table, f"staged_rows_{next(_names)}"
@@ -62,7 +63,7 @@ def insert_rows(con, table: str, columns: tuple[str, ...], rows: list) -> None:
     """Append ``rows`` to ``table`` in one statement (keys are the caller's to keep distinct)."""
     if not rows:
         return
-    with _Registered(con, arrow_table(columns, rows, column_types(con, table))) as staged:
+    with Registered(con, arrow_table(columns, rows, column_types(con, table))) as staged:
         con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM {staged}")
 
 
@@ -78,7 +79,7 @@ def merge_rows(con, table: str, columns: tuple[str, ...], rows: list, *, update:
         return
     on = " AND ".join(f"{table}.{column} = staged.{column}" for column in KEYS[table])
     when_matched = f"WHEN MATCHED THEN UPDATE SET {update} " if update else ""
-    with _Registered(con, arrow_table(columns, rows, column_types(con, table))) as source:
+    with Registered(con, arrow_table(columns, rows, column_types(con, table))) as source:
         con.execute(f"""
             MERGE INTO {table} USING {source} AS staged ON {on}
             {when_matched}WHEN NOT MATCHED THEN INSERT ({', '.join(columns)})
@@ -92,7 +93,7 @@ def update_rows(con, table: str, columns: tuple[str, ...], rows: list) -> None:
     key = KEYS[table]
     sets = ", ".join(f"{column} = staged.{column}" for column in columns if column not in key)
     match = " AND ".join(f"{table}.{column} = staged.{column}" for column in key)
-    with _Registered(con, arrow_table(columns, rows, column_types(con, table))) as source:
+    with Registered(con, arrow_table(columns, rows, column_types(con, table))) as source:
         con.execute(f"UPDATE {table} SET {sets} FROM {source} AS staged WHERE {match}")
 
 

@@ -226,8 +226,11 @@ def parse_step(settings: Settings, run_id: str, document: dict, *, fresh: bool =
 
 
 def _stage_parse(settings: Settings, run_id: str, staged: dict) -> dict:
-    """Write one document's staged parse (record or error); return what it gave."""
-    _write_json(settings.run_staging_dir(run_id) / "parse" / f"{staged['sha256']}.json", staged)
+    """Write one document's staged parse (record or error; a record with its typed file,
+    ``load.staging.stage_parse``); return what it gave."""
+    from load.staging import stage_parse
+
+    staged = stage_parse(settings.run_staging_dir(run_id), staged)
     return {"sha256": staged["sha256"], "ok": "record" in staged, "error": staged.get("error", {}).get("code")}
 
 
@@ -306,7 +309,7 @@ def stage_cached_parses(settings: Settings, run_id: str, crawled: list[list[dict
             target = settings.run_staging_dir(run_id) / "parse" / f"{doc['sha256']}.json"
             cached = _cached_parse(settings, doc["sha256"])
             if cached is not None and not target.exists():
-                _write_json(target, {**cached, "url": doc["url"]})
+                _stage_parse(settings, run_id, {**cached, "url": doc["url"]})  # a record gets its typed file
                 count += 1
     return count
 

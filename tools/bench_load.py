@@ -15,7 +15,9 @@ Each load runs in a process of its own, timed around ``load_run`` alone (the war
 and migrated first), in wall time and in the CPU time of its process (on a shared machine the CPU
 time says more about the loader, the wall time more about the neighbours). The row-by-row baseline needs minutes per 10,000 assessments, so by default
 it loads a sample (``--baseline-sample``), which flatters it: its time per row grows with the run.
-The bulk loader always loads all N.
+The bulk loader always loads all N. The bulk loader reads each record's typed file, which the
+parse step now writes (``load.staging.stage_parse``): that work moved out of the load into the
+parallel parse tasks, and the bench also reports its CPU a record (``typed_file_cpu``).
 
     .venv/bin/python tools/bench_load.py                        # 50,000 assessments, both backends
     .venv/bin/python tools/bench_load.py --assessments 2000 --baseline-sample 2000 --backends duckdb
@@ -48,6 +50,8 @@ CITIES = 1800
 ROW_TABLES = ("documents", "assessments", "assessment_files", "file_outsourcing", "risk_answers", "change_rows",
               "sources", "municipalities")
 POSTGRES_PASSWORD = "bench-load-password"
+# Records over which the parse step's cost of a typed file is measured.
+TYPED_SAMPLE = 2000
 
 # Run in a process of its own, from the tree being measured (its load/ is the one imported).
 WORKER = r"""
@@ -75,6 +79,31 @@ with connect(warehouse, read_only=True) as con:
     rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in json.loads(sys.argv[7])}
 print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "counts": counts, "rows": rows}))
 """
+
+
+def typed_file_cpu(staging: Path, sample: int) -> dict[str, float]:
+    """CPU milliseconds per record the parse step spends producing a record's typed file
+    (``load.typed.typed_row`` and ``write_typed``, as ``load.staging.stage_parse`` calls them), over
+    the first ``sample`` staged records; and, of that, ``ground.rows.record_rows`` alone, which the
+    parse step ran on every record before the typed files (its check of what the warehouse accepts)."""
+    import resource
+
+    from ground.rows import record_rows
+    from load.typed import SUFFIX, typed_row, write_typed
+
+    staged = [json.loads(path.read_text(encoding="utf-8"))
+              for path in sorted((staging / "parse").glob("*.json"))[:sample]]
+    cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])  # noqa: E731
+    with tempfile.TemporaryDirectory(prefix="piawatch-bench-typed-") as out:
+        started = cpu()
+        for entry in staged:
+            write_typed(Path(out) / f"{entry['sha256']}{SUFFIX}", typed_row(entry, entry["url"]))
+        typed = cpu() - started
+    started = cpu()
+    for entry in staged:
+        record_rows(entry["record"], entry["url"])
+    checked = cpu() - started
+    return {"typed_ms": 1000 * typed / len(staged), "record_rows_ms": 1000 * checked / len(staged)}
 
 
 def baseline_tree(rev: str, into: Path) -> Path:
@@ -163,6 +192,10 @@ def main() -> int:
                  "bulk (Arrow)": (PROJECT_ROOT, args.assessments)}
         print(f"staged {args.assessments} assessments in {CITIES} cities; baseline: the loader at "
               f"{args.baseline_rev}" + (f", on a sample of {sample}" if sample < args.assessments else ""), flush=True)
+        typed = typed_file_cpu(staged[args.assessments], TYPED_SAMPLE)
+        print(f"parse step: {typed['typed_ms']:.2f} ms of CPU a record to produce its typed file (of which "
+              f"record_rows, its check that was there before, {typed['record_rows_ms']:.2f} ms), measured on "
+              f"{min(TYPED_SAMPLE, args.assessments)} records", flush=True)
         print(f"{'backend':9} {'loader':13} {'assessments':>11} {'rows':>9} {'wall s':>7} {'CPU s':>7} "
               f"{'assessments/s':>13} {'rows/s':>9} {'× baseline':>10} {'rows/CPU s':>10} {'× baseline':>10}",
               flush=True)

@@ -64,11 +64,14 @@ def synthetic_cities(count: int) -> list[SyntheticCity]:
 
 
 def stage_synthetic_run(staging_dir: Path, cities, assessments: int, fetched_at: datetime) -> None:
-    """Stage one crawl per city and one parsed record per document, as the crawl and parse steps do.
+    """Stage one crawl per city and one parsed record per document, as the crawl and parse steps do
+    (each record through ``load.staging.stage_parse``, the parse step's own: its JSON and typed file).
 
     Record i goes to city i mod N and is a copy of truth record i mod T, with its own 評価書番号 and
     公表日, so every city has a mix of kinds, the corpus's planted problems and clean documents.
     """
+    from load.staging import stage_parse
+
     truths = truth_records()
     per_city: dict[str, list[dict]] = {c.code: [] for c in cities}
     (staging_dir / "parse").mkdir(parents=True, exist_ok=True)
@@ -84,9 +87,7 @@ def stage_synthetic_run(staging_dir: Path, cities, assessments: int, fetched_at:
         url = f"{city.urls[0]}pia/{record['assessment_number']:03d}-{record['kind']}.pdf"
         sha = hashlib.sha256(f"{city.code}:{i}:{record['kind']}".encode()).hexdigest()
         record["source"] = {**(record.get("source") or {}), "sha256": sha}
-        (staging_dir / "parse" / f"{sha}.json").write_text(json.dumps(
-            {"sha256": sha, "parser_version": "bench", "url": url, "record": record}, ensure_ascii=False),
-            encoding="utf-8")
+        stage_parse(staging_dir, {"sha256": sha, "parser_version": "bench", "url": url, "record": record})
         per_city[city.code].append({"url": url, "sha256": sha, "bytes": 20000, "link_text": record.get("title"),
                                     "found_on": city.urls[0], "content_type": "application/pdf", "etag": None,
                                     "last_modified": None, "fetched_at": fetched_at.isoformat(),

@@ -17,6 +17,7 @@ from ground.schema import FIELDS, empty_record
 from load.connection import connect
 from load.loader import load_run
 from load.merge import merge_rows
+from load.staging import stage_parse
 from load.runs import record_run_end, record_run_start, record_run_step
 from quality.check import FINDING_COLUMNS
 
@@ -259,7 +260,7 @@ def stage_run(data_dir: Path, run_id: str, docs: list[Doc], *, dead_link_fixed: 
                 staged["record"] = doc.record
             else:
                 staged["error"] = {"code": doc.error[0], "reason": doc.error[1]}
-            write_json(run_dir / "parse" / f"{doc.sha256}.json", staged)
+            stage_parse(run_dir, staged)
         if city.slug == "kitakyushu":
             dead = f"{SITE}/kitakyushu/pdf/401005-kitakyushu-02-basic.pdf"
             crawl["links"].append({"url": dead, "link_text": "児童手当に関する事務 基礎項目評価書", "found_on": listing})

@@ -13,6 +13,7 @@ import yaml
 from ground.schema import FIELDS
 from load.connection import connect
 from load.loader import load_run
+from load.staging import stage_parse
 from tests.load.staged_runs import stored_record, write_json
 
 CORPUS = Path(__file__).resolve().parents[2] / "demo" / "corpus"
@@ -67,8 +68,7 @@ def _stage(data_dir: Path, run_id: str, documents: list[dict]) -> Path:
                            "last_modified": None, "fetched_at": stamp, "is_new_version": True} for d in mine],
             "failures": []})
         for d in mine:
-            write_json(run_dir / "parse" / f"{d['sha256']}.json",
-                       {"sha256": d["sha256"], "parser_version": "truth", "url": d["url"], "record": d["record"]})
+            stage_parse(run_dir, {"sha256": d["sha256"], "parser_version": "truth", "url": d["url"], "record": d["record"]})
     return run_dir
 
 

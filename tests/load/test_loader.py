@@ -8,14 +8,16 @@ import os
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from ground.errors import BadStagedFile
 from ground.schema import FIELDS
 from ground.settings import as_warehouse
-from load import loader
+from load import loader, typed
 from load.connection import connect
 from load.loader import load_run
+from load.staging import read_typed, stage_parse
 from tests.load.staged_runs import (CITIES, Doc, RUN_1, RUN_2, SITE, _stamp, row_counts, run_1_documents,
                                     run_2_documents, sakai_full, sha_of, snapshot, stage_run, stored_record, write_json)
 
@@ -280,16 +282,19 @@ def test_a_crash_between_statements_leaves_the_previous_state(tmp_path, db, monk
     assert snapshot(db) == before
 
 
-def test_a_corrupt_staged_record_aborts_the_load_and_names_the_file(tmp_path, db):
+def test_a_typed_row_outside_its_allowed_values_aborts_the_load(tmp_path, db):
+    """A typed file rewritten after staging with a value outside its closed set (its schema still
+    right): the key and allowed-value check before COMMIT refuses the run whole."""
     data = tmp_path / "data"
     load_run(db, RUN_1, stage_run(data, RUN_1, run_1_documents()), cities=CITIES)
     before = snapshot(db)
     staging_dir = stage_run(data, RUN_2, run_2_documents(), dead_link_fixed=True)
-    bad = staging_dir / "parse" / f"{sha_of('271403-sakai-01-full', 2)}.json"
-    staged = json.loads(bad.read_text(encoding="utf-8"))
-    staged["record"]["threshold_result"] = "全項目評価の実施が義務付けられる"  # not one of the record's choices
-    write_json(bad, staged)
-    with pytest.raises(BadStagedFile, match=bad.name):
+    bad = staging_dir / "parse" / f"{sha_of('271403-sakai-01-full', 2)}{typed.SUFFIX}"
+    row = read_typed([bad])
+    column = row.schema.get_field_index("threshold_result")
+    typed.write_typed(bad, row.set_column(column, "threshold_result",
+                                          pa.array(["全項目評価の実施が義務付けられる"])))  # not one of its choices
+    with pytest.raises(BadStagedFile, match="threshold_result"):
         load_run(db, RUN_2, staging_dir, cities=CITIES)
     assert snapshot(db) == before
 
@@ -320,20 +325,64 @@ def test_a_process_killed_mid_load_leaves_the_previous_state(tmp_path, db):
     assert row_counts(db)["documents"] == 9
 
 
+def _torn(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:-100])
+
+
+def _wrong_schema(path: Path) -> None:
+    """The row as it was, its assessment_number as text: every value there, one type wrong."""
+    row = read_typed([path])
+    column = row.schema.get_field_index("assessment_number")
+    typed.write_typed(path, row.set_column(column, "assessment_number", pa.array(["1"])))
+
+
+def _another_documents_row(path: Path) -> None:
+    path.write_bytes((path.parent / f"{sha_of('271403-sakai-01-basic')}{typed.SUFFIX}").read_bytes())
+
+
+def _typed_file_removed(path: Path) -> None:
+    path.unlink()
+
+
 @pytest.mark.parametrize("damage, message", [
-    (lambda text: text[: len(text) // 2], "not valid UTF-8 JSON"),
-    (lambda text: text.replace('"published_on": "2024-03-25"', '"published_on": "令和6年3月25日"'), "ISO date"),
-    (lambda text: text.replace('"assessment_number": 1,', '"assessment_number": "1",'), "expected an integer"),
-    (lambda text: text.replace('"business_name":', '"jimu_name":'), "not in ground.schema.FIELDS: jimu_name"),
-    (lambda text: text.replace('"subcontracting": false', '"subcontracting": "再委託しない"'), "expected true/false"),
-    (lambda text: text.replace('"record": {', '"error": {"code": "parser_crash"}, "record": {'), "exactly one of"),
+    (_torn, "not a whole typed staged file"),
+    (_wrong_schema, r"not the typed row's schema .*column 4 is assessment_number: string, expected assessment_number: int32"),
+    (_another_documents_row, "expected the row of document"),
+    (_typed_file_removed, "a staged record without its typed file"),
 ])
-def test_a_damaged_parse_file_is_refused_before_anything_is_written(tmp_path, db, damage, message):
+def test_a_damaged_typed_file_is_refused_before_anything_is_written(tmp_path, db, damage, message):
     connect(db).close()
     staging_dir = stage_run(tmp_path / "data", RUN_1, run_1_documents())
-    path = staging_dir / "parse" / f"{sha_of('271403-sakai-01-full')}.json"
+    path = staging_dir / "parse" / f"{sha_of('271403-sakai-01-full')}{typed.SUFFIX}"
+    damage(path)
+    with pytest.raises(BadStagedFile, match=message) as refused:
+        load_run(db, RUN_1, staging_dir, cities=CITIES)
+    assert sha_of("271403-sakai-01-full") in str(refused.value)  # the file is named
+    assert sum(row_counts(db).values()) == 0
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda text: text[: len(text) // 2], "not valid UTF-8 JSON"),
+    (lambda text: text.replace('"error": {', '"record": {}, "error": {'), "exactly one of"),
+])
+def test_a_damaged_parse_failure_is_refused_before_anything_is_written(tmp_path, db, damage, message):
+    connect(db).close()
+    staging_dir = stage_run(tmp_path / "data", RUN_1, run_1_documents())
+    failed = next(d for d in run_1_documents() if d.record is None)
+    path = staging_dir / "parse" / f"{failed.sha256}.json"
     path.write_text(damage(path.read_text(encoding="utf-8")), encoding="utf-8")
     with pytest.raises(BadStagedFile, match=message):
+        load_run(db, RUN_1, staging_dir, cities=CITIES)
+    assert sum(row_counts(db).values()) == 0
+
+
+def test_a_typed_file_without_its_json_is_refused(tmp_path, db):
+    """A parse task killed between the two files: the record's typed file is there, its JSON not."""
+    connect(db).close()
+    staging_dir = stage_run(tmp_path / "data", RUN_1, run_1_documents())
+    json_path = staging_dir / "parse" / f"{sha_of('271403-sakai-01-full')}.json"
+    json_path.unlink()
+    with pytest.raises(BadStagedFile, match="a typed file without its staged JSON"):
         load_run(db, RUN_1, staging_dir, cities=CITIES)
     assert sum(row_counts(db).values()) == 0
 
@@ -346,7 +395,7 @@ def test_a_newer_parser_replaces_the_record_of_the_same_bytes(tmp_path, db):
     staged = json.loads(path.read_text(encoding="utf-8"))
     staged["parser_version"] = "0.4.0"
     staged["record"]["risk_answers"] = staged["record"]["risk_answers"][:1]
-    write_json(path, staged)
+    stage_parse(staging_dir, staged)
     load_run(db, RUN_1, staging_dir, cities=CITIES)
     with connect(db, read_only=True) as con:
         assert con.execute("SELECT parser_version FROM assessments WHERE city_code = '232017' "

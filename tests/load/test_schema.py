@@ -9,7 +9,7 @@ import json
 import duckdb
 import pytest
 
-from ground.rows import CHILD_TABLES, RECORD_EXTRA_COLUMNS
+from ground.rows import CHILD_TABLES, NUMBER_SQL_TYPE, RECORD_EXTRA_COLUMNS, RECORD_EXTRA_SQL_TYPE
 from ground.schema import FIELDS
 from ground.settings import as_warehouse
 from load.connection import connect, write_transaction
@@ -26,7 +26,7 @@ def test_assessment_columns_agree_with_record_fields(db):
                       if name not in ("sha256", "city_code", "url", "parser_version", "loaded_run")]
     expected_types = {"VARCHAR[]": "VARCHAR[]", "DATE[]": "DATE[]"}
     assert record_columns == [(f.name, expected_types.get(f.sql_type, f.sql_type)) for f in FIELDS] + [
-        (name, "VARCHAR[]") for name in RECORD_EXTRA_COLUMNS]
+        (name, RECORD_EXTRA_SQL_TYPE) for name in RECORD_EXTRA_COLUMNS]
     for field in (f for f in FIELDS if f.choices):
         assert ALLOWED_VALUES[("assessments", field.name)] == field.choices
 
@@ -139,16 +139,17 @@ def test_migration_030_brings_rows_of_an_older_warehouse_to_the_new_rules(db, tm
 
 
 def test_child_tables_have_the_columns_ground_rows_declares(db):
-    """The staged-record readers and the loader's inserts take each child table's columns from
-    ``ground.rows.CHILD_TABLES``; the migrations must have made exactly those, in that order."""
+    """The typed staged files (``load.typed.SCHEMA``) and the loader's inserts take each child
+    table's columns and types from ``ground.rows.CHILD_TABLES``; the migrations must have made
+    exactly those, in that order."""
     with connect(db) as con:
         for table in CHILD_TABLES:
             columns = con.execute("""
                 SELECT column_name, data_type FROM duckdb_columns()
                 WHERE table_name = ? AND database_name = current_database() ORDER BY column_index
                 """, [table.name]).fetchall()
-            declared = {column.name: column.sql_type for column in table.columns}
             assert [name for name, _ in columns] == list(table.column_names), table.name
-            for name, sql_type in columns:
-                assert sql_type == declared.get(name, "VARCHAR" if name in ("sha256", "city_code") else "INTEGER"), \
-                    (table.name, name)
+            assert columns == [("sha256", "VARCHAR"), ("city_code", "VARCHAR"), *table.row_types], table.name
+        assert con.execute("SELECT data_type FROM duckdb_columns() WHERE table_name = 'documents' "
+                           "AND column_name = 'pages' AND database_name = current_database()").fetchall() == [
+            (NUMBER_SQL_TYPE,)]

@@ -7,7 +7,9 @@ import json
 import pytest
 
 from extract.store import store_pdf
-from piawatch.pipeline import documents_to_parse, parse_step, stage_cached_parses
+from load.staging import read_typed
+from load.typed import SUFFIX, typed_row
+from piawatch.pipeline import _stage_parse_failure, documents_to_parse, parse_step, stage_cached_parses
 
 CORPUS_PDF = "111007-saitama-36-basic"
 
@@ -29,6 +31,10 @@ def _staged(settings, run_id, sha256) -> dict:
     return json.loads((settings.run_staging_dir(run_id) / "parse" / f"{sha256}.json").read_text(encoding="utf-8"))
 
 
+def _typed(settings, run_id, sha256):
+    return settings.run_staging_dir(run_id) / "parse" / f"{sha256}{SUFFIX}"
+
+
 def test_a_parsed_version_is_staged_and_cached(settings, stored):
     document = stored(f"pdf/{CORPUS_PDF}.pdf")
     assert parse_step(settings, "run1", document) == {"sha256": document["sha256"], "ok": True, "error": None}
@@ -45,6 +51,23 @@ def test_a_parsed_version_is_staged_and_cached(settings, stored):
     assert _staged(settings, "run2", document["sha256"])["record"] == staged["record"]
     assert cache.stat().st_mtime_ns == before
 
+    # each staged record has its typed row (load.typed), the cached one as much as the fresh one
+    for run_id in ("run1", "run2"):
+        row = read_typed([_typed(settings, run_id, document["sha256"])])
+        assert row.equals(typed_row(_staged(settings, run_id, document["sha256"]), "expected"))
+    assert row.column("organization").to_pylist() == ["さいたま市長"]
+
+
+def test_a_failure_staged_over_a_record_takes_its_typed_file_away(settings, stored):
+    """A retried parse batch that runs out of time stages a timeout where the first attempt staged
+    a record: the loader must not find the old record's typed row."""
+    document = stored(f"pdf/{CORPUS_PDF}.pdf")
+    parse_step(settings, "run1", document)
+    assert _typed(settings, "run1", document["sha256"]).exists()
+    _stage_parse_failure(settings, "run1", document, "timeout", "not parsed: its batch spent its time")
+    assert _staged(settings, "run1", document["sha256"])["error"]["code"] == "timeout"
+    assert not _typed(settings, "run1", document["sha256"]).exists()
+
 
 @pytest.mark.parametrize("name, code, cached", [
     ("broken/html-error-page.pdf", "not_a_pdf", True),
@@ -59,6 +82,7 @@ def test_an_unreadable_version_is_staged_as_a_failure(settings, stored, name, co
     staged = _staged(settings, "run1", document["sha256"])
     assert staged["error"]["code"] == code and staged["error"]["reason"]
     assert (settings.parsed_dir / f"{document['sha256']}.json").exists() is cached
+    assert not _typed(settings, "run1", document["sha256"]).exists()
 
 
 def test_a_missing_raw_file_is_a_failure_not_a_crash(settings):
