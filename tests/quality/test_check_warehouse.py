@@ -19,6 +19,7 @@ from alerts import send_alerts
 from ground.schema import empty_record
 from load.connection import connect
 from load.loader import load_run
+from load.staging import stage_parse
 from quality import check_records, check_warehouse
 from quality.check import latest_records
 
@@ -75,9 +76,7 @@ def stage_run(settings, run_id: str, fetched_at: datetime, documents: list[tuple
         staged_docs.append({"url": url, "sha256": sha, "bytes": len(content), "link_text": record["title"],
                             "found_on": TOYOHASHI.urls[0], "content_type": "application/pdf", "etag": None,
                             "last_modified": None, "fetched_at": fetched_at.isoformat(), "is_new_version": True})
-        (run_dir / "parse").mkdir(parents=True, exist_ok=True)
-        (run_dir / "parse" / f"{sha}.json").write_text(json.dumps(
-            {"sha256": sha, "parser_version": "test", "url": url, "record": record}, ensure_ascii=False))
+        stage_parse(run_dir, {"sha256": sha, "parser_version": "test", "url": url, "record": record})
     (run_dir / "crawl").mkdir(parents=True, exist_ok=True)
     (run_dir / "crawl" / f"{TOYOHASHI.code}.json").write_text(json.dumps({
         "city_code": TOYOHASHI.code, "crawled_at": fetched_at.isoformat(),

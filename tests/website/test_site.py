@@ -24,6 +24,7 @@ import pytest
 from load.export import publish_copy
 from load.connection import connect
 from load.loader import load_run
+from load.staging import stage_parse
 from quality import check_warehouse
 from quality.rules import RULES
 from transform.parse import parse_pdf
@@ -67,8 +68,7 @@ def _night(settings, run_id: str, day: datetime, ids: list[str]) -> dict[str, st
             record = json.loads((CORPUS / "truth" / f"{doc_id}.json").read_text(encoding="utf-8"))
             record["source"] = {**record.get("source", {}), "sha256": sha}
         url = f"http://127.0.0.1:9/toyohashi/pia/pdf/{doc_id.removesuffix('-ed2')}.pdf"
-        (run_dir / "parse" / f"{sha}.json").write_text(json.dumps(
-            {"sha256": sha, "parser_version": "test", "url": url, "record": record}, ensure_ascii=False))
+        stage_parse(run_dir, {"sha256": sha, "parser_version": "test", "url": url, "record": record})
         documents.append({"url": url, "sha256": sha, "bytes": pdf.stat().st_size, "link_text": record["title"],
                           "found_on": city.urls[0], "content_type": "application/pdf", "etag": None,
                           "last_modified": None, "fetched_at": day.isoformat(), "is_new_version": True})
