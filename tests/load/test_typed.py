@@ -10,7 +10,7 @@ import pytest
 from ground.rows import CHILD_TABLES, RECORD_EXTRA_COLUMNS, record_rows
 from ground.schema import FIELD_NAMES
 from load.staging import read_staged_run, read_typed, stage_parse
-from load.typed import PROVENANCE, SCHEMA, SUFFIX, child_column
+from load.typed import PROVENANCE, SCHEMA, SUFFIX, child_column, typed_row
 from tests.load.staged_runs import RUN_1, run_1_documents, run_2_documents, sha_of, stage_run
 from tests.load.test_load_corpus import TRUTH
 
@@ -74,3 +74,23 @@ def test_a_run_is_read_with_its_records_from_the_typed_files_alone(tmp_path):
     assert sorted(run.record_files) == sorted(d.sha256 for d in run_1_documents() if d.record)
     assert sorted(run.records.column("sha256").to_pylist()) == sorted(run.record_files)
     assert [f.data["error"]["code"] for f in run.failures] == [d.error[0] for d in run_1_documents() if d.error]
+
+
+def test_the_benchmarks_stage_their_records_as_the_parse_step_does(tmp_path):
+    """tools/bench_site.stage_synthetic_run (make bench-load's and bench-site's staging) goes
+    through stage_parse: every record it stages has its typed file, the row typed_row makes of it."""
+    import sys
+    from datetime import datetime, timezone
+
+    from tests.conftest import PROJECT_ROOT
+
+    sys.path.insert(0, str(PROJECT_ROOT / "tools"))
+    from bench_site import stage_synthetic_run, synthetic_cities
+
+    stage_synthetic_run(tmp_path, synthetic_cities(3), 12, datetime(2026, 11, 1, 1, tzinfo=timezone.utc))
+    staged = sorted((tmp_path / "parse").glob("*.json"))
+    assert len(staged) == 12
+    for path in staged:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        row = read_typed([path.with_suffix(SUFFIX)])
+        assert row.equals(typed_row(entry, "expected")), path.name
