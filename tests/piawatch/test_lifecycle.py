@@ -162,8 +162,11 @@ def _wait_for_lock_holder(tmp_path: Path, sites: Sites, process) -> dict:
 
 def test_a_second_run_is_refused_at_once_and_an_interrupted_run_is_recorded_as_failed(tmp_path, sites):
     env = environment(tmp_path, sites, ["slow"])
+    # Ctrl-C reaches the run as it would from a terminal even when the tests themselves run as a
+    # background job, which starts with SIGINT ignored (a Python child would inherit that and ignore it).
     first = subprocess.Popen([sys.executable, "-m", "piawatch.cli", "run", "--demo", "-q"], env=env, cwd=PROJECT_ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         holder = _wait_for_lock_holder(tmp_path, sites, first)
         started = time.monotonic()
