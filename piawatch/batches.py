@@ -113,12 +113,11 @@ def parse_capacities(total: float, documents: int, batch_seconds: float, max_bat
     (``PARSE_TAIL_SHARES``) when the night is long enough and no limit is in the way; all equal
     when ``max_batches`` or the number of documents caps the batches, or when the tail would be
     as many tasks as the rest of the night (a short night's tasks cost more than its tail)."""
-    count = batch_count(documents, math.ceil(total / batch_seconds), max_batches)
     tail = [batch_seconds * share for share in PARSE_TAIL_SHARES]
     full = math.ceil((total - sum(tail)) / batch_seconds)
-    if count < math.ceil(total / batch_seconds) or full < len(tail) or full + len(tail) > batch_count(
-            documents, full + len(tail), max_batches):
-        return [batch_seconds] * count
+    # full + len(tail) is always more than the equal batches wanted, so a cap on those caps this too.
+    if full < len(tail) or full + len(tail) > batch_count(documents, full + len(tail), max_batches):
+        return [batch_seconds] * batch_count(documents, math.ceil(total / batch_seconds), max_batches)
     return [batch_seconds] * full + tail
 
 
