@@ -1,12 +1,15 @@
-"""The typed staged file: a staged record as the warehouse's row, in Arrow (docs/architecture.md).
+"""The typed staged file: staged records as the warehouse's rows, in Arrow (docs/architecture.md).
 
-``staging/<run_id>/parse/<sha256>.arrows``, an Arrow IPC stream, sits beside the record's JSON: one
-row holding the document's provenance (sha256, parser_version, url), the ``assessments`` values of
-``ground.rows.record_rows`` (checked and typed there), the document's number of pages, and one
-``list<struct>`` column per child table (``table_<name>``: that table's rows without the
-sha256/city_code key). The parse step writes it (it has the record in hand and runs in parallel
-tasks); the loader reads a run's files with ``pyarrow.ipc`` (``load.staging.read_typed``) instead of
-decoding each record's JSON and typing it again in Python, and checks each against ``SCHEMA`` exactly.
+``staging/<run_id>/parse/<name>.arrows``, an Arrow IPC stream beside the records' JSON, holds a row
+for each record staged with it (``typed_name``: a parse batch's records share one file, a parse
+staged alone has its own, named for its document): the document's provenance (sha256,
+parser_version, url), the ``assessments`` values of ``ground.rows.record_rows`` (checked and typed
+there), the document's number of pages, and one ``list<struct>`` column per child table
+(``table_<name>``: that table's rows without the sha256/city_code key). The parse step writes it
+(it has the records in hand and runs in parallel tasks); the loader reads a run's files with
+``pyarrow.ipc`` (``load.staging.read_typed``) instead of decoding each record's JSON and typing it
+again in Python, and checks each against ``SCHEMA`` exactly. One file a batch, not one a record:
+reading and concatenating 50,000 one-row files was half of loading them (tools/bench_load.py).
 
 ``SCHEMA`` is derived from the column lists of ``ground.schema.FIELDS`` and ``ground.rows``, and
 the Arrow type of each SQL type from ``load.merge.arrow_type``: nothing here declares a column.
@@ -14,6 +17,7 @@ the Arrow type of each SQL type from ``load.merge.arrow_type``: nothing here dec
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from pathlib import Path
@@ -29,6 +33,7 @@ SUFFIX = ".arrows"  # an Arrow IPC stream
 # The staged provenance of a record, before its values: what the loader would otherwise read from the JSON.
 PROVENANCE = ("sha256", "parser_version", "url")
 CHILD_PREFIX = "table_"
+BATCH_PREFIX = "batch-"  # a typed file of several parses (typed_name)
 
 
 def child_column(table) -> str:
@@ -50,14 +55,28 @@ SCHEMA = pa.schema([
 _ROW = pa.struct(SCHEMA)
 
 
-def typed_row(staged: dict, where: str) -> pa.Table:
-    """The staged record ``staged`` (sha256, parser_version, url, record) as one row of ``SCHEMA``;
-    a record the warehouse would refuse raises ``BadStagedFile`` naming ``where``."""
+def typed_values(staged: dict, where: str) -> tuple:
+    """The staged record ``staged`` (sha256, parser_version, url, record) as the values of one row of
+    ``SCHEMA``, in its order; a record the warehouse would refuse raises ``BadStagedFile`` naming ``where``."""
     values, children, pages = record_rows(staged["record"], where)
-    row = (*(staged[name] for name in PROVENANCE), *values, pages, *(children[table.name] for table in CHILD_TABLES))
-    # The row as one struct value, converted in one call (a child row tuple is a struct too):
-    # half the CPU of converting each of its ~40 columns on its own.
-    return pa.Table.from_batches([pa.RecordBatch.from_struct_array(pa.array([row], _ROW))])
+    return (*(staged[name] for name in PROVENANCE), *values, pages, *(children[table.name] for table in CHILD_TABLES))
+
+
+def typed_table(rows: list[tuple]) -> pa.Table:
+    """``rows`` (each ``typed_values``) as one table of ``SCHEMA``, in one chunk.
+
+    Each row is one struct value, converted in one call (a child row tuple is a struct too): half
+    the CPU of converting each of its ~40 columns on its own."""
+    return pa.Table.from_batches([pa.RecordBatch.from_struct_array(pa.array(rows, _ROW))])
+
+
+def typed_name(shas: list[str]) -> str:
+    """The typed file of the parses of ``shas`` staged together: one parse's is named for its
+    document; a batch's for the digest of its documents, so a batch staged again (a retried task)
+    replaces its own file, and two batches never share one."""
+    if len(shas) == 1:
+        return shas[0] + SUFFIX
+    return BATCH_PREFIX + hashlib.sha256("\n".join(sorted(shas)).encode()).hexdigest() + SUFFIX
 
 
 def write_typed(path: Path, table: pa.Table) -> None:

@@ -189,11 +189,19 @@ def _cached_parse(settings: Settings, sha256: str) -> dict | None:
 
 def parse_step(settings: Settings, run_id: str, document: dict, *, fresh: bool = False, sandbox=None) -> dict:
     """Parse one PDF version (or reuse the parse cache, unless ``fresh``) and stage the record or
-    the failure. ``sandbox``: a ``transform.sandbox.Sandbox`` that parses a batch's PDFs (each in
-    a process forked from its zygote); without it, one for this PDF alone."""
+    the failure alone. ``sandbox``: a ``transform.sandbox.Sandbox`` that parses a batch's PDFs (each
+    in a process forked from its zygote); without it, one for this PDF alone."""
+    from load.staging import stage_parse
+
+    return _outcome(stage_parse(settings.run_staging_dir(run_id), _parse(settings, document, fresh, sandbox)))
+
+
+def _parse(settings: Settings, document: dict, fresh: bool, sandbox) -> dict:
+    """What parsing ``document`` gives (record or error, with its provenance), through the parse cache."""
     from extract.store import raw_path
     from ground.errors import BadStagedFile
     from ground.rows import record_rows
+    from load.staging import refused_record
     from piawatch.lifecycle import LOCAL_IO, is_local_io_error, local_io_reason
     from transform.cache import remember
     from transform.parse import PARSER_VERSION
@@ -207,11 +215,11 @@ def parse_step(settings: Settings, run_id: str, document: dict, *, fresh: bool =
         try:
             record = (sandbox.parse(pdf_path, sha256=sha256) if sandbox is not None
                       else parse_pdf_limited(pdf_path, sha256=sha256))
-            record_rows(record, f"{document.get('url')} ({sha256})")
             staged["record"] = record
+            # Checked here too, so that the cache keeps the refusal as this version's settled failure.
+            record_rows(record, f"{document.get('url')} ({sha256})")
         except BadStagedFile as exc:
-            staged["error"] = {"code": "invalid_record",
-                               "reason": f"the parser produced a record the warehouse refuses: {exc.reason}"}
+            staged = refused_record(staged, exc)
         except PiaWatchError as exc:
             staged["error"] = {"code": exc.code, "reason": exc.reason}
         except OSError as exc:
@@ -222,15 +230,11 @@ def parse_step(settings: Settings, run_id: str, document: dict, *, fresh: bool =
             log.error("parser crashed on %s: %s", sha256, traceback.format_exc())
             staged["error"] = {"code": "parser_crash", "reason": f"{type(exc).__name__}: {exc}"}
         staged = remember(settings.parsed_dir, staged)
-    return _stage_parse(settings, run_id, {**staged, "url": document.get("url") or staged.get("url")})
+    return {**staged, "url": document.get("url") or staged.get("url")}
 
 
-def _stage_parse(settings: Settings, run_id: str, staged: dict) -> dict:
-    """Write one document's staged parse (record or error; a record with its typed file,
-    ``load.staging.stage_parse``); return what it gave."""
-    from load.staging import stage_parse
-
-    staged = stage_parse(settings.run_staging_dir(run_id), staged)
+def _outcome(staged: dict) -> dict:
+    """What a staged parse gave, as the parse steps return it."""
     return {"sha256": staged["sha256"], "ok": "record" in staged, "error": staged.get("error", {}).get("code")}
 
 
@@ -246,44 +250,45 @@ def documents_to_parse(settings: Settings, crawled: list[list[dict]]) -> list[di
 def parse_batch_step(settings: Settings, run_id: str, documents: list[dict], *,
                      budget_s: float | None = None, on_document=None) -> list[dict]:
     """Parse a batch of PDF versions (``piawatch.batches.parse_batches``) one after another, each
-    through ``parse_step``; return what each gave.
+    as ``parse_step`` does, and stage them together (their records' rows in one typed file,
+    ``load.staging.stage_checked_parses``); return what each gave.
 
-    A bad PDF is its own failure row, never a failed batch: ``parse_step`` stages what the parser
-    refuses or breaks on, and anything else the step raises for one document is staged as that
-    document's ``parser_crash``. Documents not started within ``budget_s`` (default
+    A bad PDF is its own failure row, never a failed batch: ``_parse`` keeps what the parser
+    refuses or breaks on, and anything else raised for one document is staged as that document's
+    ``parser_crash``. Documents not started within ``budget_s`` (default
     ``PARSE_BATCH_BUDGET_SECONDS``) are staged as ``timeout`` and parsed next run, so a batch of
     slow or hostile PDFs ends well inside its task's time limit. ``on_document(document, result)``
-    is called after each.
+    is called after each. A task killed before the end stages nothing: its retry parses again from
+    the parse cache.
     """
+    from load.staging import checked_parse, stage_checked_parses
     from transform.sandbox import Sandbox
 
     budget_s = PARSE_BATCH_BUDGET_SECONDS if budget_s is None else budget_s
-    started, results = time.monotonic(), []
+    started, parses = time.monotonic(), []
     with Sandbox() as sandbox:  # one zygote for the batch: no interpreter start per PDF
         for document in documents:
             if time.monotonic() - started > budget_s:
-                result = _stage_parse_failure(settings, run_id, document, "timeout",
-                                              f"not parsed: its batch spent its {budget_s:g} s on other PDFs "
-                                              f"(parsed next run)")
+                staged = _parse_failure(document, "timeout", f"not parsed: its batch spent its {budget_s:g} s "
+                                                             f"on other PDFs (parsed next run)")
             else:
                 try:
-                    result = parse_step(settings, run_id, document, sandbox=sandbox)
+                    staged = _parse(settings, document, False, sandbox)
                 except Exception as exc:  # one document's problem, whatever it is, is not the batch's
                     log.error("parsing %s failed outside the parser: %s", document["sha256"], traceback.format_exc())
-                    result = _stage_parse_failure(settings, run_id, document, "parser_crash",
-                                                  f"{type(exc).__name__}: {exc}")
-            results.append(result)
+                    staged = _parse_failure(document, "parser_crash", f"{type(exc).__name__}: {exc}")
+            parses.append(checked_parse(staged))
             if on_document is not None:
-                on_document(document, result)
-    return results
+                on_document(document, _outcome(parses[-1][0]))
+    return [_outcome(staged) for staged in stage_checked_parses(settings.run_staging_dir(run_id), parses)]
 
 
-def _stage_parse_failure(settings: Settings, run_id: str, document: dict, code: str, reason: str) -> dict:
-    """Stage one document's parse failure (not cached: it is tried again next run)."""
+def _parse_failure(document: dict, code: str, reason: str) -> dict:
+    """A document's parse failure of this run (not cached: it is tried again next run)."""
     from transform.parse import PARSER_VERSION
 
-    return _stage_parse(settings, run_id, {"sha256": document["sha256"], "parser_version": PARSER_VERSION,
-                                           "url": document.get("url"), "error": {"code": code, "reason": reason}})
+    return {"sha256": document["sha256"], "parser_version": PARSER_VERSION, "url": document.get("url"),
+            "error": {"code": code, "reason": reason}}
 
 
 def parse_batches_for(settings: Settings, documents: list[dict], *, max_batches: int | None = None,
@@ -302,16 +307,19 @@ def parse_batches_for(settings: Settings, documents: list[dict], *, max_batches:
 
 
 def stage_cached_parses(settings: Settings, run_id: str, crawled: list[list[dict]]) -> int:
-    """Stage the cached records of known versions so the loader sees every document of the run."""
-    count = 0
+    """Stage the cached records of known versions, together, so the loader sees every document of the run."""
+    from load.staging import stage_parses
+
+    parse_dir = settings.run_staging_dir(run_id) / "parse"
+    cached = {}
     for docs in crawled:
         for doc in docs or []:
-            target = settings.run_staging_dir(run_id) / "parse" / f"{doc['sha256']}.json"
-            cached = _cached_parse(settings, doc["sha256"])
-            if cached is not None and not target.exists():
-                _stage_parse(settings, run_id, {**cached, "url": doc["url"]})  # a record gets its typed file
-                count += 1
-    return count
+            entry = _cached_parse(settings, doc["sha256"])
+            if entry is not None and doc["sha256"] not in cached and not (parse_dir / f"{doc['sha256']}.json").exists():
+                cached[doc["sha256"]] = {**entry, "url": doc["url"]}
+    if cached:
+        stage_parses(settings.run_staging_dir(run_id), list(cached.values()))  # records get their typed rows
+    return len(cached)
 
 
 def _run_started_at(settings: Settings, run_id: str) -> datetime | None:

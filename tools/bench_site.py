@@ -42,8 +42,14 @@ PREFECTURES = ("北海道 青森県 岩手県 宮城県 秋田県 山形県 福�
 
 def truth_records() -> list[dict]:
     """The corpus's ground-truth records that are assessments (not the broken files)."""
-    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(TRUTH.glob("*.json"))]
-    return [r for r in records if r.get("kind")]
+    return [record for _, record in _truths()]
+
+
+def _truths() -> list[tuple[int, dict]]:
+    """(the size of its PDF in bytes, the record) of each ground-truth assessment of the corpus."""
+    found = [(PROJECT_ROOT / "demo" / "corpus" / "pdf" / f"{path.stem}.pdf", json.loads(path.read_text(encoding="utf-8")))
+             for path in sorted(TRUTH.glob("*.json"))]
+    return [(pdf.stat().st_size, record) for pdf, record in found if record.get("kind")]
 
 
 @dataclass(frozen=True)
@@ -64,34 +70,43 @@ def synthetic_cities(count: int) -> list[SyntheticCity]:
 
 
 def stage_synthetic_run(staging_dir: Path, cities, assessments: int, fetched_at: datetime) -> None:
-    """Stage one crawl per city and one parsed record per document, as the crawl and parse steps do
-    (each record through ``load.staging.stage_parse``, the parse step's own: its JSON and typed file).
+    """Stage one crawl per city and one parsed record per document, as the crawl and parse steps do:
+    the records in the parse step's batches (``piawatch.batches.parse_batches`` by the size of each
+    record's corpus PDF), each batch through ``load.staging.stage_parses``, the parse step's own
+    (each record's JSON, the batch's typed file).
 
     Record i goes to city i mod N and is a copy of truth record i mod T, with its own 評価書番号 and
     公表日, so every city has a mix of kinds, the corpus's planted problems and clean documents.
     """
-    from load.staging import stage_parse
+    from load.staging import stage_parses
+    from piawatch.batches import AIRFLOW_MAX_MAP_LENGTH, parse_batches
 
-    truths = truth_records()
+    truths = _truths()
     per_city: dict[str, list[dict]] = {c.code: [] for c in cities}
     (staging_dir / "parse").mkdir(parents=True, exist_ok=True)
     (staging_dir / "crawl").mkdir(parents=True, exist_ok=True)
-    for i in range(assessments):
-        city = cities[i % len(cities)]
-        record = json.loads(json.dumps(truths[i % len(truths)]))
-        record["assessment_number"] = i // len(cities) + 1
-        published = date(2019, 1, 1) + timedelta(days=(i * 37) % 2500)
-        if record.get("published_on"):
-            record["published_on"] = published.isoformat()
-        record["organization"] = f"{city.name}長"
-        url = f"{city.urls[0]}pia/{record['assessment_number']:03d}-{record['kind']}.pdf"
-        sha = hashlib.sha256(f"{city.code}:{i}:{record['kind']}".encode()).hexdigest()
-        record["source"] = {**(record.get("source") or {}), "sha256": sha}
-        stage_parse(staging_dir, {"sha256": sha, "parser_version": "bench", "url": url, "record": record})
-        per_city[city.code].append({"url": url, "sha256": sha, "bytes": 20000, "link_text": record.get("title"),
-                                    "found_on": city.urls[0], "content_type": "application/pdf", "etag": None,
-                                    "last_modified": None, "fetched_at": fetched_at.isoformat(),
-                                    "is_new_version": True})
+    documents = [{"sha256": hashlib.sha256(f"{cities[i % len(cities)].code}:{i}:{truths[i % len(truths)][1]['kind']}"
+                                           .encode()).hexdigest(), "i": i, "bytes": truths[i % len(truths)][0]}
+                 for i in range(assessments)]
+    for batch in parse_batches(documents, lambda doc: doc["bytes"], max_batches=AIRFLOW_MAX_MAP_LENGTH):
+        parses = []
+        for doc in sorted(batch, key=lambda doc: doc["i"]):
+            i, sha = doc["i"], doc["sha256"]
+            city = cities[i % len(cities)]
+            record = json.loads(json.dumps(truths[i % len(truths)][1]))
+            record["assessment_number"] = i // len(cities) + 1
+            published = date(2019, 1, 1) + timedelta(days=(i * 37) % 2500)
+            if record.get("published_on"):
+                record["published_on"] = published.isoformat()
+            record["organization"] = f"{city.name}長"
+            url = f"{city.urls[0]}pia/{record['assessment_number']:03d}-{record['kind']}.pdf"
+            record["source"] = {**(record.get("source") or {}), "sha256": sha}
+            parses.append({"sha256": sha, "parser_version": "bench", "url": url, "record": record})
+            per_city[city.code].append({"url": url, "sha256": sha, "bytes": doc["bytes"],
+                                        "link_text": record.get("title"), "found_on": city.urls[0],
+                                        "content_type": "application/pdf", "etag": None, "last_modified": None,
+                                        "fetched_at": fetched_at.isoformat(), "is_new_version": True})
+        stage_parses(staging_dir, parses)
     for city in cities:
         documents = per_city[city.code]
         (staging_dir / "crawl" / f"{city.code}.json").write_text(json.dumps({

@@ -348,7 +348,7 @@ def _typed_file_removed(path: Path) -> None:
     (_torn, "not a whole typed staged file"),
     (_wrong_schema, r"not the typed row's schema .*column 4 is assessment_number: string, expected assessment_number: int32"),
     (_another_documents_row, "expected the row of document"),
-    (_typed_file_removed, "a staged record without its typed file"),
+    (_typed_file_removed, "a staged record without its row in a typed file"),
 ])
 def test_a_damaged_typed_file_is_refused_before_anything_is_written(tmp_path, db, damage, message):
     connect(db).close()
@@ -382,7 +382,7 @@ def test_a_typed_file_without_its_json_is_refused(tmp_path, db):
     staging_dir = stage_run(tmp_path / "data", RUN_1, run_1_documents())
     json_path = staging_dir / "parse" / f"{sha_of('271403-sakai-01-full')}.json"
     json_path.unlink()
-    with pytest.raises(BadStagedFile, match="a typed file without its staged JSON"):
+    with pytest.raises(BadStagedFile, match="a typed row without its staged JSON"):
         load_run(db, RUN_1, staging_dir, cities=CITIES)
     assert sum(row_counts(db).values()) == 0
 
@@ -403,3 +403,67 @@ def test_a_newer_parser_replaces_the_record_of_the_same_bytes(tmp_path, db):
         assert con.execute("SELECT count(*) FROM risk_answers WHERE sha256 = ?",
                            [sha_of("232017-toyohashi-03-basic")]).fetchone() == (1,)
         assert con.execute("SELECT count(*) FROM documents WHERE city_code = '232017'").fetchone() == (2,)
+
+
+def _restaged_in_one_batch(staging_dir: Path) -> list[dict]:
+    """The run's parses staged again together, as one parse batch stages them (one typed file)."""
+    from load.staging import stage_parses
+
+    parse_dir = staging_dir / "parse"
+    for path in parse_dir.glob(f"*{typed.SUFFIX}"):
+        path.unlink()
+    return stage_parses(staging_dir, [json.loads(path.read_text(encoding="utf-8"))
+                                      for path in sorted(parse_dir.glob("*.json"))])
+
+
+def test_a_batch_staged_in_one_typed_file_loads_as_its_parses_staged_alone(tmp_path):
+    alone, together = tmp_path / "alone.duckdb", tmp_path / "together.duckdb"
+    load_run(alone, RUN_1, stage_run(tmp_path / "a", RUN_1, run_1_documents()), cities=CITIES)
+    staging_dir = stage_run(tmp_path / "b", RUN_1, run_1_documents())
+    _restaged_in_one_batch(staging_dir)
+    files = sorted(path.name for path in (staging_dir / "parse").glob(f"*{typed.SUFFIX}"))
+    assert len(files) == 1 and files[0].startswith(typed.BATCH_PREFIX)
+    load_run(together, RUN_1, staging_dir, cities=CITIES)
+    assert snapshot(together) == snapshot(alone)
+    assert row_counts(together)["assessments"] == 7
+
+
+def test_a_retried_batch_replaces_its_typed_file_and_a_document_it_now_fails_keeps_no_row(tmp_path, db):
+    from load.staging import read_staged_run, stage_parses
+
+    staging_dir = stage_run(tmp_path / "data", RUN_1, run_1_documents())
+    parses = _restaged_in_one_batch(staging_dir)
+    timed_out = next(p for p in parses if "record" in p)
+    retried = [{**{k: v for k, v in p.items() if k != "record"}, "error": {"code": "timeout", "reason": "retried"}}
+               if p is timed_out else p for p in parses]
+    stage_parses(staging_dir, retried)
+    assert len(list((staging_dir / "parse").glob(f"*{typed.SUFFIX}"))) == 1
+    run = read_staged_run(staging_dir)
+    assert timed_out["sha256"] not in run.record_files
+    assert sorted(run.record_files) == sorted(p["sha256"] for p in retried if "record" in p)
+    assert timed_out["sha256"] in [f.data["sha256"] for f in run.failures if f.data["error"]["code"] == "timeout"]
+    load_run(db, RUN_1, staging_dir, cities=CITIES)
+    assert row_counts(db)["assessments"] == 6
+
+
+def test_a_document_staged_in_two_batches_loads_once_and_two_different_rows_are_refused(tmp_path, db):
+    """A night whose parse plan ran again (its cached records staged as another batch): the same
+    row twice is one document; two different rows of it are refused before anything is written."""
+    from load.staging import stage_parses
+
+    staging_dir = stage_run(tmp_path / "data", RUN_1, run_1_documents())
+    parses = _restaged_in_one_batch(staging_dir)
+    records = [p for p in parses if "record" in p]
+    stage_parses(staging_dir, records[:2])  # the same two records again, in a batch of their own
+    assert len(list((staging_dir / "parse").glob(f"*{typed.SUFFIX}"))) == 2
+    load_run(db, RUN_1, staging_dir, cities=CITIES)
+    assert row_counts(db)["assessments"] == 7
+
+    other = tmp_path / "other.duckdb"
+    connect(other).close()
+    changed = copy.deepcopy(records[:2])
+    changed[1]["record"]["organization"] = "別の機関"
+    stage_parses(staging_dir, changed)  # the same batch of two, its second row now different
+    with pytest.raises(BadStagedFile, match=f"document {records[1]['sha256']} staged again, its row differing"):
+        load_run(other, RUN_1, staging_dir, cities=CITIES)
+    assert sum(row_counts(other).values()) == 0

@@ -10,7 +10,7 @@ import pytest
 from ground.rows import CHILD_TABLES, RECORD_EXTRA_COLUMNS, record_rows
 from ground.schema import FIELD_NAMES
 from load.staging import read_staged_run, read_typed, stage_parse
-from load.typed import PROVENANCE, SCHEMA, SUFFIX, child_column, typed_row
+from load.typed import PROVENANCE, SCHEMA, SUFFIX, child_column, typed_table, typed_values
 from tests.load.staged_runs import RUN_1, run_1_documents, run_2_documents, sha_of, stage_run
 from tests.load.test_load_corpus import TRUTH
 
@@ -78,7 +78,8 @@ def test_a_run_is_read_with_its_records_from_the_typed_files_alone(tmp_path):
 
 def test_the_benchmarks_stage_their_records_as_the_parse_step_does(tmp_path):
     """tools/bench_site.stage_synthetic_run (make bench-load's and bench-site's staging) goes
-    through stage_parse: every record it stages has its typed file, the row typed_row makes of it."""
+    through stage_parses a parse batch at a time: every record it stages has its row, the one
+    typed_values makes of it, in its batch's typed file."""
     import sys
     from datetime import datetime, timezone
 
@@ -87,10 +88,13 @@ def test_the_benchmarks_stage_their_records_as_the_parse_step_does(tmp_path):
     sys.path.insert(0, str(PROJECT_ROOT / "tools"))
     from bench_site import stage_synthetic_run, synthetic_cities
 
-    stage_synthetic_run(tmp_path, synthetic_cities(3), 12, datetime(2026, 11, 1, 1, tzinfo=timezone.utc))
-    staged = sorted((tmp_path / "parse").glob("*.json"))
-    assert len(staged) == 12
-    for path in staged:
-        entry = json.loads(path.read_text(encoding="utf-8"))
-        row = read_typed([path.with_suffix(SUFFIX)])
-        assert row.equals(typed_row(entry, "expected")), path.name
+    stage_synthetic_run(tmp_path, synthetic_cities(3), 400, datetime(2026, 11, 1, 1, tzinfo=timezone.utc))
+    staged = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in (tmp_path / "parse").glob("*.json")}
+    assert len(staged) == 400
+    batches = sorted((tmp_path / "parse").glob(f"*{SUFFIX}"))
+    assert 1 < len(batches) < 40  # in parse batches (30 s of ~0.35 s PDFs), not a file a record
+    run = read_staged_run(tmp_path)
+    assert sorted(run.record_files) == sorted(staged)
+    for index, sha in enumerate(run.records.column("sha256").to_pylist()):
+        expected = typed_table([typed_values(staged[sha], "expected")])
+        assert run.records.slice(index, 1).to_pylist() == expected.to_pylist(), sha

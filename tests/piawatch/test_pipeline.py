@@ -8,8 +8,8 @@ import pytest
 
 from extract.store import store_pdf
 from load.staging import read_typed
-from load.typed import SUFFIX, typed_row
-from piawatch.pipeline import _stage_parse_failure, documents_to_parse, parse_step, stage_cached_parses
+from load.typed import SUFFIX, typed_table, typed_values
+from piawatch.pipeline import documents_to_parse, parse_batch_step, parse_step, stage_cached_parses
 
 CORPUS_PDF = "111007-saitama-36-basic"
 
@@ -54,7 +54,7 @@ def test_a_parsed_version_is_staged_and_cached(settings, stored):
     # each staged record has its typed row (load.typed), the cached one as much as the fresh one
     for run_id in ("run1", "run2"):
         row = read_typed([_typed(settings, run_id, document["sha256"])])
-        assert row.equals(typed_row(_staged(settings, run_id, document["sha256"]), "expected"))
+        assert row.equals(typed_table([typed_values(_staged(settings, run_id, document["sha256"]), "expected")]))
     assert row.column("organization").to_pylist() == ["さいたま市長"]
 
 
@@ -62,9 +62,9 @@ def test_a_failure_staged_over_a_record_takes_its_typed_file_away(settings, stor
     """A retried parse batch that runs out of time stages a timeout where the first attempt staged
     a record: the loader must not find the old record's typed row."""
     document = stored(f"pdf/{CORPUS_PDF}.pdf")
-    parse_step(settings, "run1", document)
+    assert parse_batch_step(settings, "run1", [document])[0]["ok"]
     assert _typed(settings, "run1", document["sha256"]).exists()
-    _stage_parse_failure(settings, "run1", document, "timeout", "not parsed: its batch spent its time")
+    assert parse_batch_step(settings, "run1", [document], budget_s=-1)[0]["error"] == "timeout"
     assert _staged(settings, "run1", document["sha256"])["error"]["code"] == "timeout"
     assert not _typed(settings, "run1", document["sha256"]).exists()
 
