@@ -191,46 +191,41 @@ def parse_step(settings: Settings, run_id: str, document: dict, *, fresh: bool =
     """Parse one PDF version (or reuse the parse cache, unless ``fresh``) and stage the record or
     the failure alone. ``sandbox``: a ``transform.sandbox.Sandbox`` that parses a batch's PDFs (each
     in a process forked from its zygote); without it, one for this PDF alone."""
-    from load.staging import stage_parse
+    from load.staging import stage_checked_parses
 
-    return _outcome(stage_parse(settings.run_staging_dir(run_id), _parse(settings, document, fresh, sandbox)))
+    return _outcome(stage_checked_parses(settings.run_staging_dir(run_id), [_parse(settings, document, fresh, sandbox)])[0])
 
 
-def _parse(settings: Settings, document: dict, fresh: bool, sandbox) -> dict:
-    """What parsing ``document`` gives (record or error, with its provenance), through the parse cache."""
+def _parse(settings: Settings, document: dict, fresh: bool, sandbox) -> tuple[dict, tuple | None]:
+    """What parsing ``document`` gives, through the parse cache, checked for the warehouse
+    (``load.staging.checked_parse``: the record or error with its provenance, and a record's typed row)."""
     from extract.store import raw_path
-    from ground.errors import BadStagedFile
-    from ground.rows import record_rows
-    from load.staging import refused_record
+    from load.staging import checked_parse
     from piawatch.lifecycle import LOCAL_IO, is_local_io_error, local_io_reason
     from transform.cache import remember
     from transform.parse import PARSER_VERSION
     from transform.sandbox import parse_pdf_limited
 
     sha256 = document["sha256"]
-    staged = None if fresh else _cached_parse(settings, sha256)
-    if staged is None:
-        pdf_path = raw_path(settings.raw_dir, sha256)
-        staged = {"sha256": sha256, "parser_version": PARSER_VERSION, "url": document.get("url")}
-        try:
-            record = (sandbox.parse(pdf_path, sha256=sha256) if sandbox is not None
-                      else parse_pdf_limited(pdf_path, sha256=sha256))
-            staged["record"] = record
-            # Checked here too, so that the cache keeps the refusal as this version's settled failure.
-            record_rows(record, f"{document.get('url')} ({sha256})")
-        except BadStagedFile as exc:
-            staged = refused_record(staged, exc)
-        except PiaWatchError as exc:
-            staged["error"] = {"code": exc.code, "reason": exc.reason}
-        except OSError as exc:
-            if not is_local_io_error(exc):
-                raise
-            staged["error"] = {"code": LOCAL_IO, "reason": local_io_reason(exc)}
-        except Exception as exc:  # a parser bug on one PDF must not stop the night
-            log.error("parser crashed on %s: %s", sha256, traceback.format_exc())
-            staged["error"] = {"code": "parser_crash", "reason": f"{type(exc).__name__}: {exc}"}
-        staged = remember(settings.parsed_dir, staged)
-    return {**staged, "url": document.get("url") or staged.get("url")}
+    cached = None if fresh else _cached_parse(settings, sha256)
+    if cached is not None:
+        return checked_parse({**cached, "url": document.get("url") or cached.get("url")})
+    pdf_path = raw_path(settings.raw_dir, sha256)
+    staged = {"sha256": sha256, "parser_version": PARSER_VERSION, "url": document.get("url")}
+    try:
+        staged["record"] = (sandbox.parse(pdf_path, sha256=sha256) if sandbox is not None
+                            else parse_pdf_limited(pdf_path, sha256=sha256))
+    except PiaWatchError as exc:
+        staged["error"] = {"code": exc.code, "reason": exc.reason}
+    except OSError as exc:
+        if not is_local_io_error(exc):
+            raise
+        staged["error"] = {"code": LOCAL_IO, "reason": local_io_reason(exc)}
+    except Exception as exc:  # a parser bug on one PDF must not stop the night
+        log.error("parser crashed on %s: %s", sha256, traceback.format_exc())
+        staged["error"] = {"code": "parser_crash", "reason": f"{type(exc).__name__}: {exc}"}
+    staged, row = checked_parse(staged)  # before the cache, which keeps no refused record (transform.cache)
+    return remember(settings.parsed_dir, staged), row
 
 
 def _outcome(staged: dict) -> dict:
@@ -261,7 +256,7 @@ def parse_batch_step(settings: Settings, run_id: str, documents: list[dict], *,
     is called after each. A task killed before the end stages nothing: its retry parses again from
     the parse cache.
     """
-    from load.staging import checked_parse, stage_checked_parses
+    from load.staging import stage_checked_parses
     from transform.sandbox import Sandbox
 
     budget_s = PARSE_BATCH_BUDGET_SECONDS if budget_s is None else budget_s
@@ -269,15 +264,14 @@ def parse_batch_step(settings: Settings, run_id: str, documents: list[dict], *,
     with Sandbox() as sandbox:  # one zygote for the batch: no interpreter start per PDF
         for document in documents:
             if time.monotonic() - started > budget_s:
-                staged = _parse_failure(document, "timeout", f"not parsed: its batch spent its {budget_s:g} s "
-                                                             f"on other PDFs (parsed next run)")
+                parses.append((_parse_failure(document, "timeout", f"not parsed: its batch spent its {budget_s:g} s "
+                                                                   f"on other PDFs (parsed next run)"), None))
             else:
                 try:
-                    staged = _parse(settings, document, False, sandbox)
+                    parses.append(_parse(settings, document, False, sandbox))
                 except Exception as exc:  # one document's problem, whatever it is, is not the batch's
                     log.error("parsing %s failed outside the parser: %s", document["sha256"], traceback.format_exc())
-                    staged = _parse_failure(document, "parser_crash", f"{type(exc).__name__}: {exc}")
-            parses.append(checked_parse(staged))
+                    parses.append((_parse_failure(document, "parser_crash", f"{type(exc).__name__}: {exc}"), None))
             if on_document is not None:
                 on_document(document, _outcome(parses[-1][0]))
     return [_outcome(staged) for staged in stage_checked_parses(settings.run_staging_dir(run_id), parses)]
