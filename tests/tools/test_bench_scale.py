@@ -154,6 +154,18 @@ def test_scale_out_is_the_ratio_of_median_first_night_rates():
     assert bench.spread([1.0, 3.0, 2.0]) == "2.00 (1.00–3.00)" and bench.spread([2.0]) == "2.00"
 
 
+def test_a_report_of_first_nights_alone_has_no_no_change_section_and_still_its_ratio():
+    """--nights first (repeats of the scale-out): the no-change night and the projections built on
+    it are left out, not printed empty."""
+    nights = [_night("stack-1", "first", 100, 100), _night("stack-2", "first", 55, 100)]
+    text = "\n".join(bench.report(nights))
+    assert "first night" in text and "| stack-2 | 1 | success | 100 |" in text
+    assert "nothing changed" not in text and "projection" not in text
+    assert bench.scale_out_line(nights).endswith(f"{100 / 55:.2f}×")
+    both = "\n".join(bench.report(nights + [_night("stack-1", "again", 50, 0)]))
+    assert "again, nothing changed" in both and "projection, stack-1" in both
+
+
 def test_the_crawl_floor_is_requests_times_the_real_delay_over_hosts_crawled_at_once():
     from extract.http import HttpLimits
     from piawatch.batches import CRAWL_THREADS
