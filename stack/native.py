@@ -463,6 +463,13 @@ def start(data_dir: Path, *, workers: int = 2, concurrency: int | None = None, d
         health = f"{stack.api_url}/api/v2/monitor/health"
         _wait_for("the Airflow api-server", lambda: _http_status(health) == 200, 120,
                   paths.log_file("airflow-apiserver"))
+        # The execution API (Cadwyn) builds its routes for every API version on its first request:
+        # about 9 s of the api-server's CPU (py-spy), which the first night's first task waited
+        # for (its /run took 9.0-9.7 s, was answered 400 and retried; make bench-scale, 60 bodies).
+        # Any request builds them, and the health one needs no token: built here, at start.
+        execution_health = f"{stack.api_url}/execution/health"
+        _wait_for("the Airflow execution API", lambda: _http_status(execution_health) == 200, 120,
+                  paths.log_file("airflow-apiserver"))
     except BaseException:
         stop(data_dir)
         raise

@@ -25,8 +25,9 @@ from ground.settings import WAREHOUSE_POOL
 from load.connection import connect
 from stack.api import AirflowAPI, AirflowAPIError
 from stack.usage import PeakSampler
-from stack.native import (DEMO_OVERRIDES, StackPaths, api_client, is_running, kill_process,
+from stack.native import (DEMO_OVERRIDES, StackPaths, _http_status, api_client, is_running, kill_process,
                           recorded_pid, stack_memory_bytes, start, start_airflow_service, stop, stop_processes)
+from stack.celery_config import PRELOADED_LIBRARIES
 from stack.services import WAREHOUSE_POOL_SLOTS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -96,8 +97,20 @@ PROBE_DAGS = textwrap.dedent('''
         write_warehouse()
 
 
+    @dag(dag_id="stack_probe_preloaded", schedule=None, start_date=START, catchup=False)
+    def stack_probe_preloaded():
+        @task
+        def already_imported() -> list[str]:
+            import sys
+
+            return sorted(name for name in PRELOADED if name in sys.modules)
+
+        already_imported()
+
+
     stack_probe_mapped()
     stack_probe_writer()
+    stack_probe_preloaded()
 ''')
 
 # Heartbeats: short enough for a test to see a killed worker's tasks retried, long enough for
@@ -131,7 +144,8 @@ def demo_site():
 def stack(stack_dir, demo_site, webhook_receiver_module):
     dags = stack_dir / "dags"
     dags.mkdir()
-    (dags / "stack_probes.py").write_text(PROBE_DAGS.replace("POOL_NAME", repr(WAREHOUSE_POOL)))
+    (dags / "stack_probes.py").write_text(PROBE_DAGS.replace("POOL_NAME", repr(WAREHOUSE_POOL))
+                                          .replace("PRELOADED", repr(PRELOADED_LIBRARIES)))
     shutil.copy(PROJECT_ROOT / "dags" / "piawatch_nightly.py", dags / "piawatch_nightly.py")
     data = stack_dir / "data"
     overrides = {**TEST_OVERRIDES, "PIAWATCH_DEMO_URL": demo_site.url,
@@ -145,7 +159,7 @@ def stack(stack_dir, demo_site, webhook_receiver_module):
 @pytest.fixture(scope="module")
 def api(stack) -> AirflowAPI:
     client = api_client(stack)
-    for dag_id in ("stack_probe_mapped", "stack_probe_writer", NIGHTLY):
+    for dag_id in ("stack_probe_mapped", "stack_probe_writer", "stack_probe_preloaded", NIGHTLY):
         client.wait_for_dag(dag_id)
         client.unpause(dag_id)
     return client
@@ -172,6 +186,21 @@ def _running_on(api: AirflowAPI, dag_id: str, run_id: str, task_id: str, timeout
             return running
         time.sleep(0.5)
     raise AssertionError(f"no {task_id} task of {run_id} started within {timeout:.0f} s")
+
+
+def test_start_returns_with_the_execution_api_built(stack):
+    # Built on its first request (about 9 s): start() makes that request, so the first task's
+    # does not wait. The first test of the module, before any task has run.
+    started = time.monotonic()
+    assert _http_status(f"{stack.api_url}/execution/health") == 200
+    assert time.monotonic() - started < 2
+
+
+def test_a_task_starts_with_the_libraries_its_worker_preloaded(api):
+    # stack/celery_config.py: imported by each worker before it forks, so no task pays for them.
+    run_id = api.trigger("stack_probe_preloaded")
+    assert _wait_for_success(api, "stack_probe_preloaded", run_id, timeout=90)
+    assert api.xcom("stack_probe_preloaded", run_id, "already_imported") == sorted(PRELOADED_LIBRARIES)
 
 
 def test_mapped_tasks_run_on_the_celery_workers(stack, api):
