@@ -4,8 +4,8 @@
 parses, the tests and the benchmarks): each its JSON, and the records' rows in one typed file
 (``load.typed``). ``read_staged_run`` reads a run for the loader: the crawl files and the parse
 failures as JSON, the records from the typed files alone (a record's JSON is not decoded again).
-No warehouse here. A file that is not valid JSON, does not follow the staged format, or lacks its typed row raises ``BadStagedFile``
-naming the file and the value, so the loader stops before it writes anything rather than storing
+No warehouse here. A file that is not valid JSON, does not follow the staged format, or lacks its
+typed row raises ``BadStagedFile`` naming the file and the value, so the loader stops before it writes anything rather than storing
 a guess. What a valid record is, and its values typed for the warehouse, is ``ground.rows``.
 """
 
@@ -143,7 +143,7 @@ def _typed_batch(path: Path) -> pa.RecordBatch:
         raise BadStagedFile(f"{path}: no row")
     if not path.name.startswith(BATCH_PREFIX):  # one parse's, named for its document
         expected = path.name.removesuffix(SUFFIX)
-        found = batch.column(0).to_pylist()
+        found = batch.column("sha256").to_pylist()
         if found != [expected]:
             raise BadStagedFile(f"{path}: expected the row of document {expected} alone, found {', '.join(found)}")
     return batch
@@ -160,7 +160,9 @@ def _slowly_read_batch(path: Path, data: bytes) -> pa.RecordBatch:
         table = reader.read_all()
     except (pa.ArrowException, OSError, EOFError) as exc:
         raise BadStagedFile(f"{path}: not a whole typed staged file ({exc})") from exc
-    return table.combine_chunks().to_batches()[0] if table.num_rows else SCHEMA.empty_table().to_batches()[0]
+    if table.num_rows == 0:  # an empty table has no batch to return
+        raise BadStagedFile(f"{path}: no row")
+    return table.combine_chunks().to_batches()[0]
 
 
 def read_typed(paths: list[Path]) -> pa.Table:

@@ -467,3 +467,16 @@ def test_a_document_staged_in_two_batches_loads_once_and_two_different_rows_are_
     with pytest.raises(BadStagedFile, match=f"document {records[1]['sha256']} staged again, its row differing"):
         load_run(other, RUN_1, staging_dir, cities=CITIES)
     assert sum(row_counts(other).values()) == 0
+
+
+def test_a_typed_file_of_no_row_written_another_way_is_refused_not_a_crash(tmp_path, db):
+    """The schema's bytes differ (metadata added, as another writer might), so the file is read the
+    slow way; with no row in it the load stops with BadStagedFile naming it."""
+    connect(db).close()
+    staging_dir = stage_run(tmp_path / "data", RUN_1, run_1_documents())
+    path = staging_dir / "parse" / f"{sha_of('271403-sakai-01-full')}{typed.SUFFIX}"
+    typed.write_typed(path, typed.SCHEMA.with_metadata({b"writer": b"another"}).empty_table())
+    with pytest.raises(BadStagedFile, match="no row") as refused:
+        load_run(db, RUN_1, staging_dir, cities=CITIES)
+    assert sha_of("271403-sakai-01-full") in str(refused.value)
+    assert sum(row_counts(db).values()) == 0
