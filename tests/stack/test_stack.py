@@ -27,7 +27,7 @@ from stack.api import AirflowAPI, AirflowAPIError
 from stack.usage import PeakSampler
 from stack.native import (DEMO_OVERRIDES, StackPaths, _http_status, api_client, is_running, kill_process,
                           recorded_pid, stack_memory_bytes, start, start_airflow_service, stop, stop_processes)
-from stack.celery_config import PRELOADED_LIBRARIES
+from stack.celery_config import CELERY_CONFIG
 from stack.services import WAREHOUSE_POOL_SLOTS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -145,7 +145,7 @@ def stack(stack_dir, demo_site, webhook_receiver_module):
     dags = stack_dir / "dags"
     dags.mkdir()
     (dags / "stack_probes.py").write_text(PROBE_DAGS.replace("POOL_NAME", repr(WAREHOUSE_POOL))
-                                          .replace("PRELOADED", repr(PRELOADED_LIBRARIES)))
+                                          .replace("PRELOADED", repr(CELERY_CONFIG["imports"])))
     shutil.copy(PROJECT_ROOT / "dags" / "piawatch_nightly.py", dags / "piawatch_nightly.py")
     data = stack_dir / "data"
     overrides = {**TEST_OVERRIDES, "PIAWATCH_DEMO_URL": demo_site.url,
@@ -197,10 +197,11 @@ def test_start_returns_with_the_execution_api_built(stack):
 
 
 def test_a_task_starts_with_the_libraries_its_worker_preloaded(api):
-    # stack/celery_config.py: imported by each worker before it forks, so no task pays for them.
+    # stack/celery_config.py: imported by each worker before it forks, so no task pays for them
+    # (and stack/task_exit.py's fix is in the supervisor of every task).
     run_id = api.trigger("stack_probe_preloaded")
     assert _wait_for_success(api, "stack_probe_preloaded", run_id, timeout=90)
-    assert api.xcom("stack_probe_preloaded", run_id, "already_imported") == sorted(PRELOADED_LIBRARIES)
+    assert api.xcom("stack_probe_preloaded", run_id, "already_imported") == sorted(CELERY_CONFIG["imports"])
 
 
 def test_mapped_tasks_run_on_the_celery_workers(stack, api):
