@@ -74,11 +74,17 @@ def is_valid_city_code(code: str) -> bool:
     return bool(_CODE.match(code)) and check_digit(code[:5]) == int(code[5])
 
 
+# libyaml's safe loader when PyYAML was built with it (its wheels are): 6x faster on a 300-body
+# registry (0.06 vs 0.38 s of CPU), and every crawl batch reads the whole registry; same documents,
+# a YAMLError either way.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_registry(path) -> list[City]:
     """Every entry of the registry file, validated."""
     path = Path(path)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read the registry: {exc}") from exc
     if not isinstance(document, dict) or not isinstance(document.get("cities"), list):
