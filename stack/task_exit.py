@@ -13,8 +13,9 @@ long enough to be hit often: 7 and 15 of 81 task instances a night in ``make ben
 ``wait_for_exit_when_no_socket_is_left`` fills that gap: with every socket closed and the process
 not yet reaped, the supervisor waits on a pidfd of the process, which becomes readable the moment
 it exits; Airflow's own code then reaps it as before. Imported by each Celery worker before it forks
-its pool (``stack.celery_config``), so every task the worker supervises gets it. On a system
-without pidfds (not Linux, or Linux before 5.3) nothing is changed.
+its pool (``stack.celery_config``), so every task the worker supervises gets it. Without pidfds
+(not Linux: nothing is changed; Linux before 5.3: the supervisor waits as before) the upstream
+behaviour stays.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def wait_for_exit_when_no_socket_is_left(self, max_wait_time: float, raise_on_ti
             wait_for_exit(self.pid, max_wait_time)
         except ProcessLookupError:  # already gone: Airflow's check below reaps it
             pass
+        except OSError:  # a kernel without pidfds (before Linux 5.3): Airflow's own wait
+            return _select_then_check_exit(self, max_wait_time, raise_on_timeout, expect_signal)
         max_wait_time = 0  # the select over no socket below must not sleep again
     return _select_then_check_exit(self, max_wait_time, raise_on_timeout, expect_signal)
 

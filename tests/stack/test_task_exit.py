@@ -7,6 +7,7 @@ sockets to the supervisor, then takes a moment longer to exit.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 import uuid
@@ -52,6 +53,16 @@ def test_without_it_the_supervisor_sleeps_out_its_heartbeat_interval(monkeypatch
     seconds, exit_code = _supervised_seconds()
     assert exit_code == 0
     assert seconds >= 4.5  # [workers] min_heartbeat_interval, 5 s
+
+
+def test_a_kernel_without_pidfds_gets_the_upstream_wait(monkeypatch):
+    def no_pidfds(pid, timeout):  # what os.pidfd_open raises there
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(task_exit, "wait_for_exit", no_pidfds)
+    seconds, exit_code = _supervised_seconds()
+    assert exit_code == 0
+    assert seconds >= 4.5
 
 
 def test_wait_for_exit_neither_reaps_nor_waits_past_the_end():
