@@ -33,8 +33,9 @@ def wait_for_exit(pid: int, timeout: float) -> bool:
     whether it has exited."""
     pidfd = os.pidfd_open(pid)
     try:
-        readable, _, _ = select.select([pidfd], [], [], max(0.0, timeout))
-        return bool(readable)
+        poller = select.poll()  # not select.select: a descriptor past FD_SETSIZE is fine here
+        poller.register(pidfd, select.POLLIN)
+        return bool(poller.poll(max(0.0, timeout) * 1000))
     finally:
         os.close(pidfd)
 
