@@ -5,8 +5,8 @@ parses, the tests and the benchmarks): each its JSON, and the records' rows in o
 (``load.typed``). ``read_staged_run`` reads a run for the loader: the crawl files and the parse
 failures as JSON, the records from the typed files alone (a record's JSON is not decoded again).
 No warehouse here. A file that is not valid JSON, does not follow the staged format, or lacks its
-typed row raises ``BadStagedFile`` naming the file and the value, so the loader stops before it writes anything rather than storing
-a guess. What a valid record is, and its values typed for the warehouse, is ``ground.rows``.
+typed row raises ``BadStagedFile`` naming the file and the value, so the loader stops before it
+writes anything rather than storing a guess. What a valid record is, and its values typed for the warehouse, is ``ground.rows``.
 """
 
 from __future__ import annotations

@@ -15,6 +15,17 @@ class AirflowAPIError(PiaWatchError):
     code = "airflow_api"
 
 
+def wait_until_finished(read_state, what: str, timeout: float, poll_seconds: float) -> str:
+    """``read_state()`` every ``poll_seconds`` until it gives a finished state, which is returned;
+    AirflowAPIError naming ``what`` if it has not by ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (state := read_state()) in FINISHED_STATES:
+            return state
+        time.sleep(poll_seconds)
+    raise AirflowAPIError(f"{what} did not finish within {timeout:.0f} s")
+
+
 class AirflowAPI:
     def __init__(self, base_url: str, username: str, password: str, timeout: float = 30.0):
         self.base_url = base_url.rstrip("/")
@@ -56,16 +67,11 @@ class AirflowAPI:
     def dag_run(self, dag_id: str, run_id: str) -> dict:
         return self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}", f"read run {run_id}")
 
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float, poll_seconds: float = 1.0) -> str:
-        """The run's final state (success or failed); AirflowAPIError if still going at ``timeout``.
-        Each poll costs the api-server and PostgreSQL a request: a benchmark polls less often."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            state = self.dag_run(dag_id, run_id)["state"]
-            if state in FINISHED_STATES:
-                return state
-            time.sleep(poll_seconds)
-        raise AirflowAPIError(f"run {run_id} of {dag_id} did not finish within {timeout:.0f} s")
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> str:
+        """The run's final state (success or failed), asked of the api-server every second;
+        AirflowAPIError if still going at ``timeout``."""
+        return wait_until_finished(lambda: self.dag_run(dag_id, run_id)["state"], f"run {run_id} of {dag_id}",
+                                   timeout, poll_seconds=1.0)
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",

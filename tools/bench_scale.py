@@ -478,20 +478,18 @@ def _stack_night(stack, api, config: str, night: str, slots: int, timings: Path)
 
 def _wait_for_run(stack, dag_run_id: str, timeout: float) -> str:
     """The run's final state, read from the metadata database every STACK_POLL_EVERY_S."""
-    from stack.api import FINISHED_STATES, AirflowAPIError
+    from stack.api import wait_until_finished
 
-    deadline = time.monotonic() + timeout
     connection = _metadata_connection(stack)
     try:
         with connection.cursor() as cursor:
-            while time.monotonic() < deadline:
+            def read_state() -> str:
                 cursor.execute("SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s", (DAG_ID, dag_run_id))
-                if (state := cursor.fetchone()[0]) in FINISHED_STATES:
-                    return state
-                time.sleep(STACK_POLL_EVERY_S)
+                return cursor.fetchone()[0]
+
+            return wait_until_finished(read_state, f"run {dag_run_id} of {DAG_ID}", timeout, STACK_POLL_EVERY_S)
     finally:
         connection.close()
-    raise AirflowAPIError(f"run {dag_run_id} of {DAG_ID} did not finish within {timeout:.0f} s")
 
 
 def _warehouse_status(stack, run_id: str) -> str:
